@@ -1,0 +1,1 @@
+//! Simulators of both platforms (placeholder until the simulators land).

@@ -1,0 +1,3 @@
+//! Core Case connector.
+
+pub mod wire;

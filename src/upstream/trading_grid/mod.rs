@@ -1,0 +1,3 @@
+//! Trading Grid / Active Community connector.
+
+pub mod wire;
