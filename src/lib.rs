@@ -1,4 +1,112 @@
-//! gridcase: one GraphQL API over OpenText Trading Grid and Core Case.
+//! gridcase: one GraphQL API over OpenText Active Community – Trading Grid
+//! (partners, discussions, documents, EDI transactions) and OpenText Core Case
+//! (cases, tasks, evidence, resolutions).
+//!
+//! A request flows: `http` (axum; bearer JWT → `auth::Principal`) → `graphql`
+//! (schema, resolvers, per-request DataLoaders, policy applied on every path) →
+//! `upstream` (one connector per platform over its REST API) → the platform, or
+//! the built-in simulator of it in `sim`.
+//!
+//! # Layout
+//!
+//! - `config`   — file + `GRIDCASE_*` env → validated [`Config`]
+//! - `auth`     — JWT verification, [`auth::Principal`], the policy table
+//! - `domain`   — ids that parse, enums, status → milestone, records; no I/O
+//! - `upstream` — Trading Grid and Core Case connectors: wire models, mapping, HTTP clients
+//! - `graphql`  — schema, query resolvers, types, loaders, errors
+//! - `http`     — router: `/graphql`, `/documents/{id}/content`, `/healthz`, `/readyz`
+//! - `sim`      — simulators of both platforms (used by `gridcase simulate`, sandbox mode and tests; the gateway never calls into it)
 
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod graphql;
+mod http;
 pub mod sim;
 pub mod upstream;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use config::Config;
+
+use crate::config::PlatformConfig;
+use crate::domain::Platform;
+use crate::upstream::core_case::CoreCaseClient;
+use crate::upstream::trading_grid::TradingGridClient;
+use crate::upstream::HttpSettings;
+
+/// A built gateway: listener bound, router ready.
+pub struct App {
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    addr: SocketAddr,
+}
+
+fn http_settings(platform: Platform, p: &PlatformConfig) -> HttpSettings {
+    HttpSettings {
+        platform,
+        base_url: p.url.clone(),
+        token_url: p.token_url.clone(),
+        client_id: p.client_id.clone(),
+        client_secret: p.client_secret.clone(),
+        timeout: p.timeout,
+        connect_timeout: p.connect_timeout,
+        retries: p.retries,
+        max_retry_after: std::time::Duration::from_secs(2),
+    }
+}
+
+impl App {
+    /// Wire everything from `config` and bind its listen address (port 0 allowed;
+    /// [`App::addr`] tells the real one).
+    pub async fn build(config: Config) -> std::io::Result<App> {
+        let tg: Arc<dyn upstream::TradingGrid> = Arc::new(TradingGridClient::new(http_settings(
+            Platform::TradingGrid,
+            &config.trading_grid,
+        )));
+        let cc: Arc<dyn upstream::CoreCase> = Arc::new(CoreCaseClient::new(http_settings(
+            Platform::CoreCase,
+            &config.core_case,
+        )));
+        let public_url = config
+            .public_url
+            .as_ref()
+            .map(|u| u.as_str().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
+        let schema = graphql::build(
+            graphql::Services {
+                tg: tg.clone(),
+                cc: cc.clone(),
+                public_url,
+                max_page_size: config.limits.max_page_size,
+            },
+            &config.limits,
+        );
+        let state = http::AppState {
+            schema,
+            verifier: Arc::new(auth::JwtVerifier::new(&config.auth)),
+            tg,
+            cc,
+        };
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        Ok(App {
+            listener,
+            router: http::router(state),
+            addr,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serve until `shutdown` resolves, then finish in-flight requests.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

@@ -1,0 +1,11 @@
+//! What the gateway means, independent of how either platform spells it: ids that
+//! parse, the business enums, the status → milestone mapping and the records the
+//! resolvers work with. No I/O here.
+
+pub mod ids;
+pub mod milestone;
+pub mod records;
+
+pub use ids::*;
+pub use milestone::{CaseStatus, Milestone};
+pub use records::*;

@@ -1,0 +1,394 @@
+//! The records resolvers work with, converted from each platform's wire models at
+//! the connector boundary (`upstream/*/map.rs`).
+
+use async_graphql::Enum;
+use chrono::{DateTime, Utc};
+
+use super::ids::*;
+use super::milestone::CaseStatus;
+
+/// Which platform a record lives on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum Platform {
+    /// OpenText Active Community – Trading Grid.
+    TradingGrid,
+    /// OpenText Core Case.
+    CoreCase,
+}
+
+impl Platform {
+    pub fn slug(self) -> &'static str {
+        match self {
+            Platform::TradingGrid => "trading-grid",
+            Platform::CoreCase => "core-case",
+        }
+    }
+}
+
+impl std::fmt::Display for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.slug())
+    }
+}
+
+/// One page of an upstream list, with the opaque cursor for the next one.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// What to ask an upstream list for.
+#[derive(Debug, Clone, Default)]
+pub struct PageRequest {
+    pub limit: usize,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum PartnerTier {
+    Strategic,
+    Preferred,
+    Standard,
+    Other,
+}
+
+#[derive(Debug, Clone)]
+pub struct Partner {
+    pub id: PartnerId,
+    pub name: String,
+    pub tier: PartnerTier,
+    pub community_id: String,
+    pub country: String,
+    pub contact_email: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum IssueKind {
+    /// Goods arrived short, damaged or late against the shipment notice.
+    ShipmentDiscrepancy,
+    /// Invoice amounts, quantities or terms disagree with the order or receipt.
+    InvoiceDiscrepancy,
+    /// The order was changed, duplicated or not confirmed as sent.
+    OrderDiscrepancy,
+    /// A compliance question or policy exception.
+    ComplianceQuestion,
+    /// General support.
+    Support,
+    /// A kind this gateway does not know yet.
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum IssueStatus {
+    Open,
+    Escalated,
+    Resolved,
+    Closed,
+    Other,
+}
+
+/// A partner issue: a Trading Grid community discussion.
+#[derive(Debug, Clone)]
+pub struct Issue {
+    pub id: IssueId,
+    pub partner_id: PartnerId,
+    pub community_id: String,
+    pub title: String,
+    pub kind: IssueKind,
+    pub status: IssueStatus,
+    pub tags: Vec<String>,
+    pub transaction_ids: Vec<TransactionId>,
+    pub case_id: Option<CaseId>,
+    pub message_count: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum AuthorRole {
+    /// Someone at the trading partner.
+    Partner,
+    /// Someone on the operations team.
+    Operator,
+    /// An integration posting on the operations team's behalf.
+    System,
+    Other,
+}
+
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub id: String,
+    pub issue_id: IssueId,
+    pub author_name: String,
+    pub author_role: AuthorRole,
+    pub body: String,
+    pub document_ids: Vec<TgDocumentId>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum DocumentKind {
+    Invoice,
+    PackingList,
+    ProofOfDelivery,
+    ComplianceCertificate,
+    PurchaseOrder,
+    Other,
+}
+
+/// A document on either platform. Community documents (`DOC-…`) belong to a
+/// partner and may sit in a discussion; case documents uploaded to Core Case
+/// (`EV-…`) belong to one case and are internal.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub id: DocumentId,
+    pub partner_id: PartnerId,
+    pub issue_id: Option<IssueId>,
+    /// For Core Case documents: the case they were uploaded to.
+    pub case_id: Option<CaseId>,
+    pub name: String,
+    pub kind: DocumentKind,
+    pub content_type: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Document {
+    pub fn platform(&self) -> Platform {
+        match self.id {
+            DocumentId::TradingGrid(_) => Platform::TradingGrid,
+            DocumentId::CoreCase(_) => Platform::CoreCase,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum EdiStandard {
+    X12,
+    Edifact,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum Direction {
+    /// From the partner to us.
+    Inbound,
+    /// From us to the partner.
+    Outbound,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum TransactionStatus {
+    Delivered,
+    Failed,
+    Rejected,
+    /// Sent; the functional acknowledgement has not arrived yet.
+    AwaitingAcknowledgement,
+    /// Sent; the functional acknowledgement is past due.
+    AcknowledgementOverdue,
+    Other,
+}
+
+#[derive(Debug, Clone)]
+pub struct TransactionError {
+    pub code: String,
+    pub message: String,
+    pub segment: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Transaction {
+    pub id: TransactionId,
+    pub partner_id: PartnerId,
+    pub standard: EdiStandard,
+    pub document_type: String,
+    pub direction: Direction,
+    pub control_number: String,
+    pub status: TransactionStatus,
+    pub errors: Vec<TransactionError>,
+    pub po_number: Option<String>,
+    pub invoice_number: Option<String>,
+    pub shipment_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum CaseType {
+    /// A shipment, invoice or order dispute raised by a partner.
+    Dispute,
+    /// A failed, rejected or unacknowledged B2B transaction.
+    TransactionException,
+    /// A compliance question or policy exception under review.
+    ComplianceReview,
+    /// A thread escalated for investigation or approval.
+    SupportEscalation,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum Priority {
+    Low,
+    Medium,
+    High,
+    Critical,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum Team {
+    Legal,
+    Compliance,
+    Operations,
+    Finance,
+    CustomerService,
+    Other,
+}
+
+/// What a case was opened from, on Trading Grid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaseOrigin {
+    Issue(IssueId),
+    Transactions(Vec<TransactionId>),
+    Other,
+}
+
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub id: CaseId,
+    pub number: String,
+    pub case_type: CaseType,
+    pub status: CaseStatus,
+    pub priority: Priority,
+    pub title: String,
+    pub description: String,
+    pub assignee: Option<String>,
+    pub team: Team,
+    pub sla_due_at: Option<DateTime<Utc>>,
+    pub partner_id: PartnerId,
+    pub origin: CaseOrigin,
+    pub transaction_ids: Vec<TransactionId>,
+    pub opened_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// A document attached to a case: either a link to a community document or bytes
+/// uploaded to Core Case.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    pub id: EvidenceId,
+    pub case_id: CaseId,
+    /// The community document this entry links to, when it was linked.
+    pub source: Option<TgDocumentId>,
+    pub name: String,
+    pub content_type: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub linked_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+pub enum TaskState {
+    Open,
+    InProgress,
+    Done,
+    Cancelled,
+    Other,
+}
+
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub id: String,
+    pub case_id: CaseId,
+    pub title: String,
+    pub team: Team,
+    pub state: TaskState,
+    pub assignee: Option<String>,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Note {
+    pub id: String,
+    pub case_id: CaseId,
+    pub author: String,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HistoryEntry {
+    pub id: String,
+    pub case_id: CaseId,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub from_status: Option<CaseStatus>,
+    pub to_status: Option<CaseStatus>,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    pub id: String,
+    pub case_id: CaseId,
+    pub summary: String,
+    pub root_cause: String,
+    pub corrective_actions: Vec<String>,
+    pub resolved_at: DateTime<Utc>,
+    pub shared_with_partner: bool,
+}
+
+/// Filters on partner issues (all optional, combined with AND).
+#[derive(Debug, Clone, Default)]
+pub struct IssueFilter {
+    pub partner_id: Option<PartnerId>,
+    pub kinds: Vec<IssueKind>,
+    pub statuses: Vec<IssueStatus>,
+    pub tag: Option<String>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub partner_id: Option<PartnerId>,
+    pub statuses: Vec<CaseStatus>,
+    pub types: Vec<CaseType>,
+    pub opened_after: Option<DateTime<Utc>>,
+    pub opened_before: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TransactionFilter {
+    pub partner_id: Option<PartnerId>,
+    pub statuses: Vec<TransactionStatus>,
+    pub document_type: Option<String>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ResolutionFilter {
+    pub search: String,
+    pub shared_only: bool,
+}

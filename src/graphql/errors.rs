@@ -1,0 +1,44 @@
+//! GraphQL errors with a stable `extensions.code`. Internal detail goes to the log,
+//! never to the client.
+
+use async_graphql::{Error, ErrorExtensions};
+
+use crate::domain::InvalidId;
+use crate::upstream::UpstreamError;
+
+/// The error codes clients can rely on.
+pub mod code {
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    pub const UPSTREAM_UNAVAILABLE: &str = "UPSTREAM_UNAVAILABLE";
+    pub const INTERNAL: &str = "INTERNAL";
+}
+
+pub(crate) fn bad_input(message: impl Into<String>) -> Error {
+    Error::new(message).extend_with(|_, e| e.set("code", code::BAD_USER_INPUT))
+}
+
+pub(crate) fn forbidden(message: impl Into<String>) -> Error {
+    Error::new(message).extend_with(|_, e| e.set("code", code::FORBIDDEN))
+}
+
+pub(crate) fn internal() -> Error {
+    Error::new("internal error").extend_with(|_, e| e.set("code", code::INTERNAL))
+}
+
+pub(crate) fn invalid_id(err: InvalidId) -> Error {
+    bad_input(err.to_string())
+}
+
+/// An upstream failure: logged in full once, answered with the platform named and
+/// nothing else of the upstream's answer.
+pub(crate) fn upstream(err: &UpstreamError) -> Error {
+    tracing::warn!(error = %err, "upstream call failed");
+    let platform = err.platform().slug();
+    Error::new(format!("{platform} is unavailable; this part of the answer is missing"))
+        .extend_with(|_, e| {
+            e.set("code", code::UPSTREAM_UNAVAILABLE);
+            e.set("platform", platform);
+        })
+}

@@ -1,0 +1,69 @@
+//! The GraphQL API: schema assembly, per-request context, and the helpers every
+//! resolver goes through to load records *and* apply the policy table.
+
+mod connection;
+pub mod errors;
+mod fetch;
+mod loaders;
+mod query;
+mod types;
+
+use std::sync::Arc;
+
+use async_graphql::{Context, EmptyMutation, EmptySubscription, Schema};
+
+use crate::auth::Principal;
+use crate::config::Limits;
+use crate::upstream::{CoreCase, TradingGrid};
+
+pub(crate) use loaders::Loaders;
+pub use query::Query;
+
+pub type GatewaySchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// Long-lived services every request shares (schema data).
+pub(crate) struct Services {
+    pub tg: Arc<dyn TradingGrid>,
+    pub cc: Arc<dyn CoreCase>,
+    /// Prefix for absolute links (`downloadUrl`); empty = relative links.
+    pub public_url: String,
+    pub max_page_size: usize,
+}
+
+/// What one request carries: who asks, and its own loaders.
+pub(crate) struct Session {
+    pub principal: Principal,
+    pub loaders: Loaders,
+}
+
+impl Session {
+    pub fn new(principal: Principal, services: &Services) -> Self {
+        Self {
+            principal,
+            loaders: Loaders::new(services.tg.clone(), services.cc.clone()),
+        }
+    }
+}
+
+pub(crate) fn services<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Services> {
+    ctx.data::<Services>().map_err(|_| errors::internal())
+}
+
+pub(crate) fn session<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Session> {
+    ctx.data::<Session>().map_err(|_| errors::internal())
+}
+
+/// The schema without any services: enough to print the SDL.
+pub fn sdl() -> String {
+    Schema::build(Query, EmptyMutation, EmptySubscription)
+        .finish()
+        .sdl()
+}
+
+pub(crate) fn build(services: Services, limits: &Limits) -> GatewaySchema {
+    Schema::build(Query, EmptyMutation, EmptySubscription)
+        .data(services)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .finish()
+}

@@ -1,0 +1,308 @@
+//! The root `Query`: entry points into both platforms. Lists are Relay connections
+//! over the platforms' own pagination; single lookups go through the loaders.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Object, SimpleObject, ID};
+
+use super::connection::PageArgs;
+use super::errors::{bad_input, forbidden, invalid_id, upstream};
+use super::types::*;
+use super::{fetch, services, session};
+use crate::auth::{policy, Role};
+use crate::domain::{self, CaseFilter, CaseId, CaseStatus, DocumentId, DocumentKind, InvalidId, IssueFilter, IssueId, NodeId, PartnerId, ResolutionFilter, TgDocumentId, TransactionFilter, TransactionId};
+
+type Result<T> = async_graphql::Result<T>;
+
+/// Read access to partner issues, cases, documents, transactions and resolutions
+/// across Trading Grid and Core Case.
+pub struct Query;
+
+/// The caller, as the gateway sees them.
+#[derive(SimpleObject)]
+struct Viewer {
+    /// Subject of the bearer token.
+    subject: String,
+    /// What the caller may see and do.
+    role: Role,
+    /// The partner a partner-role caller is confined to.
+    partner_id: Option<ID>,
+}
+
+fn parse_id<T>(id: &ID, parse: fn(&str) -> std::result::Result<T, InvalidId>) -> Result<T> {
+    parse(id.as_str()).map_err(invalid_id)
+}
+
+/// The partner a list may show: a partner caller only ever its own; asking for
+/// another partner is refused rather than silently answered with nothing.
+fn scope_partner(ctx: &Context<'_>, asked: Option<&ID>) -> Result<Option<PartnerId>> {
+    let s = session(ctx)?;
+    let asked = asked.map(|id| parse_id(id, PartnerId::parse)).transpose()?;
+    match (s.principal.partner(), asked) {
+        (Some(own), Some(asked)) if &asked != own => Err(forbidden(
+            "partners can only list their own partner's records",
+        )),
+        (Some(own), _) => Ok(Some(own.clone())),
+        (None, asked) => Ok(asked),
+    }
+}
+
+fn page_args(ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<PageArgs> {
+    PageArgs::parse(first, after, services(ctx)?.max_page_size)
+}
+
+pub(crate) async fn partner_issues(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+    filter: Option<PartnerIssueFilter>,
+) -> Result<Connection<String, PartnerIssue>> {
+    let args = page_args(ctx, first, after)?;
+    let f = filter.unwrap_or_default();
+    let filter = IssueFilter {
+        partner_id: scope_partner(ctx, f.partner_id.as_ref())?,
+        kinds: f.kinds.unwrap_or_default(),
+        statuses: f.statuses.unwrap_or_default(),
+        tag: f.tag,
+        created_after: f.created_after,
+        created_before: f.created_before,
+    };
+    let svc = services(ctx)?;
+    let page = svc
+        .tg
+        .list_issues(&filter, args.request(svc.max_page_size))
+        .await
+        .map_err(|e| upstream(&e))?;
+    let principal = &session(ctx)?.principal;
+    Ok(args.connection(page, |i| {
+        policy::can_see_partner(principal, &i.partner_id).then_some(PartnerIssue(i))
+    }))
+}
+
+pub(crate) async fn cases(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+    filter: Option<CaseFilterInput>,
+) -> Result<Connection<String, Case>> {
+    let args = page_args(ctx, first, after)?;
+    let f = filter.unwrap_or_default();
+    let principal = &session(ctx)?.principal;
+    if f.statuses.is_some() && !policy::can_see_internal(principal) {
+        return Err(forbidden("filtering by internal status is for the operations team; filter by milestone"));
+    }
+    // Milestones and statuses both narrow the set of internal statuses asked for.
+    let mut statuses: Option<Vec<CaseStatus>> = f.statuses;
+    if let Some(milestones) = f.milestones {
+        let from_milestones: Vec<CaseStatus> =
+            milestones.iter().flat_map(|m| m.statuses()).collect();
+        statuses = Some(match statuses {
+            Some(s) => s.into_iter().filter(|s| from_milestones.contains(s)).collect(),
+            None => from_milestones,
+        });
+    }
+    if statuses.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(Connection::new(false, false));
+    }
+    let filter = CaseFilter {
+        partner_id: scope_partner(ctx, f.partner_id.as_ref())?,
+        statuses: statuses.unwrap_or_default(),
+        types: f.types.unwrap_or_default(),
+        opened_after: f.opened_after,
+        opened_before: f.opened_before,
+    };
+    let svc = services(ctx)?;
+    let page = svc
+        .cc
+        .list_cases(&filter, args.request(svc.max_page_size))
+        .await
+        .map_err(|e| upstream(&e))?;
+    Ok(args.connection(page, |c| {
+        policy::can_see_partner(principal, &c.partner_id).then_some(Case(c))
+    }))
+}
+
+pub(crate) async fn transactions(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+    filter: Option<TransactionFilterInput>,
+) -> Result<Connection<String, Transaction>> {
+    let args = page_args(ctx, first, after)?;
+    let f = filter.unwrap_or_default();
+    let filter = TransactionFilter {
+        partner_id: scope_partner(ctx, f.partner_id.as_ref())?,
+        statuses: f.statuses.unwrap_or_default(),
+        document_type: f.document_type,
+        created_after: f.created_after,
+        created_before: f.created_before,
+    };
+    let svc = services(ctx)?;
+    let page = svc
+        .tg
+        .list_transactions(&filter, args.request(svc.max_page_size))
+        .await
+        .map_err(|e| upstream(&e))?;
+    let principal = &session(ctx)?.principal;
+    Ok(args.connection(page, |t| {
+        policy::can_see_partner(principal, &t.partner_id).then_some(Transaction(t))
+    }))
+}
+
+#[Object]
+impl Query {
+    /// Any object by its global id (`TP-…`, `DSC-…`, `DOC-…`, `EV-…`, `TX-…`, `CASE-…`).
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
+        Ok(match NodeId::parse(id.as_str()).map_err(invalid_id)? {
+            NodeId::Partner(id) => fetch::partner(ctx, &id).await?.map(Node::TradingPartner),
+            NodeId::Issue(id) => fetch::issue(ctx, &id).await?.map(Node::PartnerIssue),
+            NodeId::Document(id) => fetch::document(ctx, &id).await?.map(Node::Document),
+            NodeId::Transaction(id) => fetch::transaction(ctx, &id).await?.map(Node::Transaction),
+            NodeId::Case(id) => fetch::case(ctx, &id).await?.map(Node::Case),
+        })
+    }
+
+    /// Who the gateway thinks the caller is.
+    async fn me(&self, ctx: &Context<'_>) -> Result<Viewer> {
+        let p = &session(ctx)?.principal;
+        Ok(Viewer {
+            subject: p.subject().to_owned(),
+            role: p.role(),
+            partner_id: p.partner().map(|p| ID(p.to_string())),
+        })
+    }
+
+    /// One partner issue by id; null when unknown or not visible to the caller.
+    async fn partner_issue(&self, ctx: &Context<'_>, id: ID) -> Result<Option<PartnerIssue>> {
+        fetch::issue(ctx, &parse_id(&id, IssueId::parse)?).await
+    }
+
+    /// Partner issues (community discussions), newest first.
+    async fn partner_issues(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Resume after this cursor.")] after: Option<String>,
+        filter: Option<PartnerIssueFilter>,
+    ) -> Result<Connection<String, PartnerIssue>> {
+        partner_issues(ctx, first, after, filter).await
+    }
+
+    /// One case by id; null when unknown or not visible to the caller.
+    async fn case(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Case>> {
+        fetch::case(ctx, &parse_id(&id, CaseId::parse)?).await
+    }
+
+    /// Cases, most recently opened first.
+    async fn cases(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Resume after this cursor.")] after: Option<String>,
+        filter: Option<CaseFilterInput>,
+    ) -> Result<Connection<String, Case>> {
+        cases(ctx, first, after, filter).await
+    }
+
+    /// One transaction by id; null when unknown or not visible to the caller.
+    async fn transaction(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Transaction>> {
+        fetch::transaction(ctx, &parse_id(&id, TransactionId::parse)?).await
+    }
+
+    /// B2B transactions, newest first.
+    async fn transactions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Resume after this cursor.")] after: Option<String>,
+        filter: Option<TransactionFilterInput>,
+    ) -> Result<Connection<String, Transaction>> {
+        transactions(ctx, first, after, filter).await
+    }
+
+    /// One document by id (`DOC-…` or `EV-…`); null when unknown or not visible to the caller.
+    async fn document(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Document>> {
+        fetch::document(ctx, &parse_id(&id, DocumentId::parse)?).await
+    }
+
+    /// One trading partner by id; null when unknown or not visible to the caller.
+    async fn trading_partner(&self, ctx: &Context<'_>, id: ID) -> Result<Option<TradingPartner>> {
+        fetch::partner(ctx, &parse_id(&id, PartnerId::parse)?).await
+    }
+
+    /// Trading partners by id. A partner caller sees only itself.
+    async fn trading_partners(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Resume after this cursor.")] after: Option<String>,
+    ) -> Result<Connection<String, TradingPartner>> {
+        let args = page_args(ctx, first, after)?;
+        let s = session(ctx)?;
+        if let Some(own) = s.principal.partner() {
+            let mut conn = Connection::new(false, false);
+            if args.at == Default::default() {
+                if let Some(p) = fetch::partner(ctx, own).await? {
+                    conn.edges.push(async_graphql::connection::Edge::new(
+                        super::connection::Position { upstream: None, skip: 1 }.encode(),
+                        p,
+                    ));
+                }
+            }
+            return Ok(conn);
+        }
+        let svc = services(ctx)?;
+        let page = svc
+            .tg
+            .list_partners(args.request(svc.max_page_size))
+            .await
+            .map_err(|e| upstream(&e))?;
+        Ok(args.connection(page, |p| Some(TradingPartner(p))))
+    }
+
+    /// Search resolutions (summary, root cause, corrective actions): every word must match.
+    /// Partners find only their own cases' resolutions that were shared with them.
+    async fn resolutions(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Words to find.")] search: String,
+        #[graphql(desc = "Page size, 1–100 (default 20).")] first: Option<i32>,
+        #[graphql(desc = "Resume after this cursor.")] after: Option<String>,
+    ) -> Result<Connection<String, Resolution>> {
+        let search = search.trim().to_owned();
+        if search.is_empty() || search.len() > 200 {
+            return Err(bad_input("`search` must have 1–200 characters"));
+        }
+        let args = page_args(ctx, first, after)?;
+        let s = session(ctx)?;
+        let internal = policy::can_see_internal(&s.principal);
+        let svc = services(ctx)?;
+        let filter = ResolutionFilter {
+            search,
+            shared_only: !internal,
+        };
+        let page = svc
+            .cc
+            .search_resolutions(&filter, args.request(svc.max_page_size))
+            .await
+            .map_err(|e| upstream(&e))?;
+        // Resolutions do not name their partner; their cases do.
+        let visible_cases: std::collections::HashSet<CaseId> = if internal {
+            Default::default()
+        } else {
+            let ids: Vec<CaseId> = page.items.iter().map(|r| r.case_id.clone()).collect();
+            s.loaders
+                .cc
+                .load_many(ids)
+                .await
+                .map_err(|e| upstream(&e))?
+                .into_values()
+                .filter(|c| policy::can_see_partner(&s.principal, &c.partner_id))
+                .map(|c| c.id)
+                .collect()
+        };
+        Ok(args.connection(page, |r: domain::Resolution| {
+            (internal || (visible_cases.contains(&r.case_id) && policy::can_see_resolution(&s.principal, &r)))
+                .then_some(Resolution(r))
+        }))
+    }
+}

@@ -1,0 +1,138 @@
+//! GraphQL over HTTP: POST and GET, `application/graphql-response+json` or
+//! `application/json`, GraphiQL for browsers.
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::{ErrorExtensionValues, Value};
+use async_graphql_axum::GraphQLRequest;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+
+use super::{AppState, Authenticated};
+use crate::graphql::errors::code;
+use crate::graphql::{Services, Session};
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+pub(crate) async fn post_graphql(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    headers: HeaderMap,
+    req: GraphQLRequest,
+) -> Response {
+    execute(state, principal, &headers, req, false).await
+}
+
+pub(crate) async fn get_graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    auth: Result<Authenticated, Response>,
+    req: Result<GraphQLRequest, async_graphql_axum::rejection::GraphQLRejection>,
+) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if wants_html {
+        return Html(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .title("gridcase")
+                .finish(),
+        )
+        .into_response();
+    }
+    let principal = match auth {
+        Ok(Authenticated(p)) => p,
+        Err(rejection) => return rejection,
+    };
+    let Ok(req) = req else {
+        return super::error_response(
+            StatusCode::BAD_REQUEST,
+            code::BAD_USER_INPUT,
+            "expected ?query=… (GraphiQL is served to browsers)",
+        );
+    };
+    execute(state, principal, &headers, req, true).await
+}
+
+async fn execute(
+    state: AppState,
+    principal: crate::auth::Principal,
+    headers: &HeaderMap,
+    req: GraphQLRequest,
+    via_get: bool,
+) -> Response {
+    let request = req.into_inner();
+    let services = match state.schema.data::<Services>() {
+        Some(s) => s,
+        None => {
+            return super::error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                code::INTERNAL,
+                "internal error",
+            )
+        }
+    };
+    if via_get && is_mutation(&request.query) {
+        return super::error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            code::BAD_USER_INPUT,
+            "mutations must be sent with POST",
+        );
+    }
+    let session = Session::new(principal, services);
+    let mut response = state.schema.execute(request.data(session)).await;
+    let request_error = response.data == Value::Null && !response.errors.is_empty();
+    for err in &mut response.errors {
+        let has_code = err
+            .extensions
+            .as_ref()
+            .is_some_and(|e| e.get("code").is_some());
+        if !has_code {
+            // Errors async-graphql raises itself: unparsable documents, unknown
+            // fields, arguments of the wrong type, limits exceeded.
+            let ext = err.extensions.get_or_insert_with(ErrorExtensionValues::default);
+            ext.set("code", code::BAD_USER_INPUT);
+        }
+    }
+    let wants_graphql_response = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains(GRAPHQL_RESPONSE));
+    let status = if request_error && wants_graphql_response {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let body = match serde_json::to_vec(&response) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "could not serialise a GraphQL response");
+            return super::error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                code::INTERNAL,
+                "internal error",
+            );
+        }
+    };
+    let content_type = if wants_graphql_response {
+        GRAPHQL_RESPONSE
+    } else {
+        "application/json"
+    };
+    let mut resp = (status, body).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+/// Whether a document's operation is a mutation (first operation keyword).
+fn is_mutation(query: &str) -> bool {
+    match async_graphql::parser::parse_query(query) {
+        Ok(doc) => doc.operations.iter().any(|(_, op)| {
+            op.node.ty == async_graphql::parser::types::OperationType::Mutation
+        }),
+        Err(_) => false,
+    }
+}

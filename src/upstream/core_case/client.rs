@@ -1,0 +1,254 @@
+//! The HTTP implementation of [`CoreCase`] against the contract in
+//! `openapi/core-case.yaml`.
+
+use async_trait::async_trait;
+use chrono::SecondsFormat;
+
+use super::{map, wire, CoreCase, MAX_IDS};
+use crate::domain::*;
+use crate::upstream::http::chunks;
+use crate::upstream::{Content, Result, UpstreamHttp};
+
+/// Core Case pages hold at most 100 records.
+const MAX_PAGE: usize = 100;
+
+pub(crate) struct CoreCaseClient {
+    http: UpstreamHttp,
+}
+
+impl CoreCaseClient {
+    pub fn new(settings: crate::upstream::HttpSettings) -> Self {
+        Self {
+            http: UpstreamHttp::new(settings, map::error),
+        }
+    }
+
+    async fn all<T: serde::de::DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        path: &str,
+        query: Vec<(&'static str, String)>,
+    ) -> Result<Vec<T>> {
+        let mut items = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut q = query.clone();
+            q.push(("page_size", MAX_PAGE.to_string()));
+            if let Some(t) = token.take() {
+                q.push(("page_token", t));
+            }
+            let page: wire::Page<T> = self.http.get_json(operation, path, &q).await?;
+            items.extend(page.data);
+            match page.next_page_token {
+                Some(next) => token = Some(next),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    async fn by_ids<T: serde::de::DeserializeOwned, I: AsRef<str>>(
+        &self,
+        operation: &'static str,
+        path: &str,
+        param: &'static str,
+        ids: &[I],
+    ) -> Result<Vec<T>> {
+        let calls = chunks(ids, MAX_IDS)
+            .into_iter()
+            .map(|chunk| self.all::<T>(operation, path, vec![(param, chunk)]));
+        let pages = futures::future::try_join_all(calls).await?;
+        Ok(pages.into_iter().flatten().collect())
+    }
+
+    async fn page<T: serde::de::DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        path: &str,
+        mut query: Vec<(&'static str, String)>,
+        page: PageRequest,
+    ) -> Result<Page<T>> {
+        query.push(("page_size", page.limit.clamp(1, MAX_PAGE).to_string()));
+        if let Some(c) = page.cursor {
+            query.push(("page_token", c));
+        }
+        let page: wire::Page<T> = self.http.get_json(operation, path, &query).await?;
+        Ok(Page {
+            items: page.data,
+            next_cursor: page.next_page_token,
+        })
+    }
+}
+
+fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn empty<T>() -> Page<T> {
+    Page {
+        items: vec![],
+        next_cursor: None,
+    }
+}
+
+#[async_trait]
+impl CoreCase for CoreCaseClient {
+    #[tracing::instrument(skip_all, fields(platform = "core-case", n = ids.len()))]
+    async fn cases(&self, ids: &[CaseId]) -> Result<Vec<Case>> {
+        let items: Vec<wire::Case> = self
+            .by_ids("list_cases", "/api/v2/cases", "ids", ids)
+            .await?;
+        Ok(items.into_iter().map(map::case).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "core-case"))]
+    async fn list_cases(&self, filter: &CaseFilter, page: PageRequest) -> Result<Page<Case>> {
+        let mut q = Vec::new();
+        if let Some(p) = &filter.partner_id {
+            q.push(("partner_id", p.to_string()));
+        }
+        if !filter.statuses.is_empty() {
+            let s: Vec<_> = filter
+                .statuses
+                .iter()
+                .filter_map(|s| map::status_param(*s))
+                .collect();
+            if s.is_empty() {
+                return Ok(empty());
+            }
+            q.push(("status", s.join(",")));
+        }
+        if !filter.types.is_empty() {
+            let t: Vec<_> = filter
+                .types
+                .iter()
+                .filter_map(|t| map::type_param(*t))
+                .collect();
+            if t.is_empty() {
+                return Ok(empty());
+            }
+            q.push(("type", t.join(",")));
+        }
+        if let Some(t) = filter.opened_after {
+            q.push(("opened_after", rfc3339(t)));
+        }
+        if let Some(t) = filter.opened_before {
+            q.push(("opened_before", rfc3339(t)));
+        }
+        let page: Page<wire::Case> = self.page("list_cases", "/api/v2/cases", q, page).await?;
+        Ok(Page {
+            items: page.items.into_iter().map(map::case).collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "core-case", n = ids.len()))]
+    async fn cases_by_transactions(&self, ids: &[TransactionId]) -> Result<Vec<Case>> {
+        let items: Vec<wire::Case> = self
+            .by_ids("list_cases", "/api/v2/cases", "transaction_ids", ids)
+            .await?;
+        Ok(items.into_iter().map(map::case).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "core-case", n = ids.len()))]
+    async fn evidence(&self, ids: &[EvidenceId]) -> Result<Vec<Evidence>> {
+        let items: Vec<wire::CaseDocument> = self
+            .by_ids("list_case_documents", "/api/v2/case-documents", "ids", ids)
+            .await?;
+        Ok(items.into_iter().map(map::evidence).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "core-case", n = cases.len()))]
+    async fn evidence_of(&self, cases: &[CaseId]) -> Result<Vec<Evidence>> {
+        let items: Vec<wire::CaseDocument> = self
+            .by_ids(
+                "list_case_documents",
+                "/api/v2/case-documents",
+                "case_ids",
+                cases,
+            )
+            .await?;
+        Ok(items.into_iter().map(map::evidence).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "core-case", n = documents.len()))]
+    async fn evidence_by_source(&self, documents: &[TgDocumentId]) -> Result<Vec<Evidence>> {
+        let items: Vec<wire::CaseDocument> = self
+            .by_ids(
+                "list_case_documents",
+                "/api/v2/case-documents",
+                "source_document_ids",
+                documents,
+            )
+            .await?;
+        Ok(items.into_iter().map(map::evidence).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "core-case", n = cases.len()))]
+    async fn tasks_of(&self, cases: &[CaseId]) -> Result<Vec<Task>> {
+        let items: Vec<wire::Task> = self
+            .by_ids("list_tasks", "/api/v2/tasks", "case_ids", cases)
+            .await?;
+        Ok(items.into_iter().map(map::task).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "core-case", n = cases.len()))]
+    async fn notes_of(&self, cases: &[CaseId]) -> Result<Vec<Note>> {
+        let items: Vec<wire::Note> = self
+            .by_ids("list_notes", "/api/v2/notes", "case_ids", cases)
+            .await?;
+        Ok(items.into_iter().map(map::note).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "core-case", n = cases.len()))]
+    async fn history_of(&self, cases: &[CaseId]) -> Result<Vec<HistoryEntry>> {
+        let items: Vec<wire::HistoryEntry> = self
+            .by_ids("list_history", "/api/v2/history", "case_ids", cases)
+            .await?;
+        Ok(items.into_iter().map(map::history).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "core-case", n = cases.len()))]
+    async fn resolutions_of(&self, cases: &[CaseId]) -> Result<Vec<Resolution>> {
+        let items: Vec<wire::Resolution> = self
+            .by_ids("list_resolutions", "/api/v2/resolutions", "case_ids", cases)
+            .await?;
+        Ok(items.into_iter().map(map::resolution).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "core-case"))]
+    async fn search_resolutions(
+        &self,
+        filter: &ResolutionFilter,
+        page: PageRequest,
+    ) -> Result<Page<Resolution>> {
+        let mut q = vec![("q", filter.search.clone())];
+        if filter.shared_only {
+            q.push(("shared_with_partner", "true".to_owned()));
+        }
+        let page: Page<wire::Resolution> = self
+            .page("list_resolutions", "/api/v2/resolutions", q, page)
+            .await?;
+        Ok(Page {
+            items: page.items.into_iter().map(map::resolution).collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "core-case", id = %id))]
+    async fn evidence_content(&self, id: &EvidenceId) -> Result<Content> {
+        self.http
+            .get_content(
+                "get_case_document_content",
+                &format!("/api/v2/case-documents/{id}/content"),
+            )
+            .await
+    }
+
+    async fn check(&self) -> Result<()> {
+        let _: wire::Page<wire::Case> = self
+            .http
+            .get_json("list_cases", "/api/v2/cases", &[("page_size", "1".into())])
+            .await?;
+        Ok(())
+    }
+}

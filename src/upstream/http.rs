@@ -1,0 +1,324 @@
+//! HTTP plumbing shared by both connectors: pooled reqwest client, OAuth2
+//! client-credentials token (cached, refreshed before expiry, single flight),
+//! retries with backoff for reads, and error bodies turned into `UpstreamError`.
+
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use reqwest::{header, Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::Mutex;
+use url::Url;
+
+use super::{Content, Result, UpstreamError};
+use crate::config::Secret;
+use crate::domain::Platform;
+
+/// How to reach one platform.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpSettings {
+    pub platform: Platform,
+    pub base_url: Url,
+    pub token_url: Url,
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Extra attempts for reads that failed in a way worth retrying.
+    pub retries: u32,
+    /// Longest `Retry-After` the gateway waits out inside one request.
+    pub max_retry_after: Duration,
+}
+
+/// Extracts `(code, message)` from a platform's error body.
+pub(crate) type ErrorParser = fn(&[u8]) -> Option<(String, String)>;
+
+struct CachedToken {
+    value: String,
+    refresh_at: Instant,
+}
+
+pub(crate) struct UpstreamHttp {
+    settings: HttpSettings,
+    client: reqwest::Client,
+    parse_error: ErrorParser,
+    /// A tokio mutex on purpose: while one request refreshes the token, the others
+    /// wait for that token instead of each asking the token endpoint.
+    token: Mutex<Option<CachedToken>>,
+}
+
+#[derive(serde::Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+impl UpstreamHttp {
+    pub fn new(settings: HttpSettings, parse_error: ErrorParser) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(settings.connect_timeout)
+            .pool_max_idle_per_host(32)
+            .user_agent(concat!("gridcase/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the TLS backend of reqwest could not be initialised");
+        Self {
+            settings,
+            client,
+            parse_error,
+            token: Mutex::new(None),
+        }
+    }
+
+    pub fn platform(&self) -> Platform {
+        self.settings.platform
+    }
+
+    fn url(&self, path: &str) -> Url {
+        let mut url = self.settings.base_url.clone();
+        let base = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!("{base}{path}"));
+        url
+    }
+
+    async fn token(&self, operation: &'static str) -> Result<String> {
+        let mut slot = self.token.lock().await;
+        if let Some(t) = slot.as_ref() {
+            if Instant::now() < t.refresh_at {
+                return Ok(t.value.clone());
+            }
+        }
+        let platform = self.platform();
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", self.settings.client_id.as_str()),
+            ("client_secret", self.settings.client_secret.expose()),
+        ];
+        let resp = self
+            .client
+            .post(self.settings.token_url.clone())
+            .form(&form)
+            .send()
+            .await
+            .map_err(|source| UpstreamError::Unreachable {
+                platform,
+                operation,
+                source,
+            })?;
+        let status = resp.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::BAD_REQUEST {
+            return Err(UpstreamError::Credentials {
+                platform,
+                status: status.as_u16(),
+            });
+        }
+        if !status.is_success() {
+            return Err(self.status_error(operation, resp).await);
+        }
+        let answer: TokenAnswer = resp.json().await.map_err(|e| UpstreamError::Decode {
+            platform,
+            operation: "token",
+            detail: e.to_string(),
+        })?;
+        // Refresh a little before the platform's expiry so no request carries a token
+        // that dies in flight.
+        let ttl = Duration::from_secs(answer.expires_in.unwrap_or(300));
+        let refresh_in = ttl.saturating_sub(Duration::from_secs(30)).max(ttl / 2);
+        *slot = Some(CachedToken {
+            value: answer.access_token.clone(),
+            refresh_at: Instant::now() + refresh_in,
+        });
+        Ok(answer.access_token)
+    }
+
+    async fn forget_token(&self) {
+        *self.token.lock().await = None;
+    }
+
+    async fn status_error(&self, operation: &'static str, resp: reqwest::Response) -> UpstreamError {
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.unwrap_or_default();
+        let (code, message) = (self.parse_error)(&body).unwrap_or_else(|| {
+            (
+                "unknown".to_owned(),
+                String::from_utf8_lossy(&body).chars().take(200).collect(),
+            )
+        });
+        UpstreamError::Status {
+            platform: self.platform(),
+            operation,
+            status,
+            code,
+            message,
+        }
+    }
+
+    /// Send a request with the bearer token, retrying reads (and writes that never
+    /// reached the platform) on transient failures. A 401 refreshes the token once.
+    async fn send(
+        &self,
+        operation: &'static str,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<reqwest::Response> {
+        let platform = self.platform();
+        let idempotent = matches!(method, Method::GET | Method::PUT | Method::HEAD);
+        let mut attempt = 0u32;
+        let mut refreshed = false;
+        loop {
+            let token = self.token(operation).await?;
+            let mut req = self
+                .client
+                .request(method.clone(), self.url(path))
+                .bearer_auth(token);
+            if !query.is_empty() {
+                req = req.query(query);
+            }
+            if let Some(body) = body {
+                req = req.json(body);
+            }
+            let outcome = req.send().await;
+            let retry_after = match outcome {
+                Ok(resp) if resp.status().is_success() => return Ok(resp),
+                Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED && !refreshed => {
+                    // The platform may have revoked or expired the token early.
+                    refreshed = true;
+                    self.forget_token().await;
+                    continue;
+                }
+                Ok(resp) => {
+                    let status = resp.status();
+                    let transient = status == StatusCode::TOO_MANY_REQUESTS
+                        || status == StatusCode::BAD_GATEWAY
+                        || status == StatusCode::SERVICE_UNAVAILABLE
+                        || status == StatusCode::GATEWAY_TIMEOUT;
+                    let wait = retry_after(&resp);
+                    if !(transient && idempotent && attempt < self.settings.retries)
+                        || wait.is_some_and(|w| w > self.settings.max_retry_after)
+                    {
+                        return Err(self.status_error(operation, resp).await);
+                    }
+                    wait
+                }
+                Err(source) => {
+                    // A connect error means the request never left: safe to retry even a write.
+                    let safe = idempotent || source.is_connect();
+                    if !(safe && attempt < self.settings.retries) {
+                        return Err(UpstreamError::Unreachable {
+                            platform,
+                            operation,
+                            source,
+                        });
+                    }
+                    None
+                }
+            };
+            attempt += 1;
+            let backoff = retry_after.unwrap_or_else(|| backoff(attempt));
+            tracing::debug!(%platform, operation, attempt, ?backoff, "retrying upstream call");
+            tokio::time::sleep(backoff).await;
+        }
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T> {
+        let resp = self.send(operation, Method::GET, path, query, None).await?;
+        self.decode(operation, resp).await
+    }
+
+    #[allow(dead_code)] // the write side uses it
+    pub async fn send_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        let body = serde_json::to_value(body).map_err(|e| UpstreamError::Decode {
+            platform: self.platform(),
+            operation,
+            detail: e.to_string(),
+        })?;
+        let resp = self.send(operation, method, path, &[], Some(&body)).await?;
+        self.decode(operation, resp).await
+    }
+
+    pub async fn get_content(&self, operation: &'static str, path: &str) -> Result<Content> {
+        let resp = self.send(operation, Method::GET, path, &[], None).await?;
+        let header_str = |name: header::HeaderName| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let content_type =
+            header_str(header::CONTENT_TYPE).unwrap_or_else(|| "application/octet-stream".into());
+        let etag = header_str(header::ETAG);
+        let length = resp.content_length();
+        let body = resp.bytes_stream().map_err(std::io::Error::other);
+        Ok(Content {
+            content_type,
+            length,
+            etag,
+            body: Box::pin(body),
+        })
+    }
+
+    async fn decode<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        resp: reqwest::Response,
+    ) -> Result<T> {
+        let platform = self.platform();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|source| UpstreamError::Unreachable {
+                platform,
+                operation,
+                source,
+            })?;
+        serde_json::from_slice(&bytes).map_err(|e| UpstreamError::Decode {
+            platform,
+            operation,
+            detail: e.to_string(),
+        })
+    }
+}
+
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    resp.headers()
+        .get(header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// 50 ms, 100 ms, 200 ms … with jitter so replicas do not retry in lockstep.
+fn backoff(attempt: u32) -> Duration {
+    let base = 50u64 << attempt.min(6);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    Duration::from_millis(base + nanos % (base / 2 + 1))
+}
+
+/// Split ids into the chunks a batch endpoint accepts, joined by commas.
+pub(crate) fn chunks<T: AsRef<str>>(ids: &[T], size: usize) -> Vec<String> {
+    let mut unique: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
+    unique.sort_unstable();
+    unique.dedup();
+    unique.chunks(size.max(1)).map(|c| c.join(",")).collect()
+}

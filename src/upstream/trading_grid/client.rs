@@ -1,0 +1,260 @@
+//! The HTTP implementation of [`TradingGrid`] against the contract in
+//! `openapi/trading-grid.yaml`.
+
+use async_trait::async_trait;
+use chrono::SecondsFormat;
+
+use super::{map, wire, TradingGrid, MAX_IDS};
+use crate::domain::*;
+use crate::upstream::http::chunks;
+use crate::upstream::{Content, Result, UpstreamHttp};
+
+pub(crate) struct TradingGridClient {
+    http: UpstreamHttp,
+}
+
+impl TradingGridClient {
+    pub fn new(settings: crate::upstream::HttpSettings) -> Self {
+        Self {
+            http: UpstreamHttp::new(settings, map::error),
+        }
+    }
+
+    /// Every item matching `query`, across as many pages as it takes.
+    async fn all<T: serde::de::DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        path: &str,
+        query: Vec<(&'static str, String)>,
+    ) -> Result<Vec<T>> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut q = query.clone();
+            q.push(("limit", MAX_IDS.to_string()));
+            if let Some(c) = cursor.take() {
+                q.push(("cursor", c));
+            }
+            let page: wire::Page<T> = self.http.get_json(operation, path, &q).await?;
+            items.extend(page.items);
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    /// Batch lookup: one call per chunk of ids, chunks in parallel.
+    async fn by_ids<T: serde::de::DeserializeOwned, I: AsRef<str>>(
+        &self,
+        operation: &'static str,
+        path: &str,
+        param: &'static str,
+        ids: &[I],
+    ) -> Result<Vec<T>> {
+        let calls = chunks(ids, MAX_IDS)
+            .into_iter()
+            .map(|chunk| self.all::<T>(operation, path, vec![(param, chunk)]));
+        let pages = futures::future::try_join_all(calls).await?;
+        Ok(pages.into_iter().flatten().collect())
+    }
+
+    async fn page<T: serde::de::DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        path: &str,
+        mut query: Vec<(&'static str, String)>,
+        page: PageRequest,
+    ) -> Result<Page<T>> {
+        query.push(("limit", page.limit.clamp(1, MAX_IDS).to_string()));
+        if let Some(c) = page.cursor {
+            query.push(("cursor", c));
+        }
+        let page: wire::Page<T> = self.http.get_json(operation, path, &query).await?;
+        Ok(Page {
+            items: page.items,
+            next_cursor: page.next_cursor,
+        })
+    }
+}
+
+fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn map_page<W, D>(page: Page<W>, f: fn(W) -> D) -> Page<D> {
+    Page {
+        items: page.items.into_iter().map(f).collect(),
+        next_cursor: page.next_cursor,
+    }
+}
+
+#[async_trait]
+impl TradingGrid for TradingGridClient {
+    #[tracing::instrument(skip_all, fields(platform = "trading-grid", n = ids.len()))]
+    async fn partners(&self, ids: &[PartnerId]) -> Result<Vec<Partner>> {
+        let items: Vec<wire::Partner> = self
+            .by_ids("list_partners", "/v1/partners", "ids", ids)
+            .await?;
+        Ok(items.into_iter().map(map::partner).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "trading-grid"))]
+    async fn list_partners(&self, page: PageRequest) -> Result<Page<Partner>> {
+        let page = self
+            .page("list_partners", "/v1/partners", vec![], page)
+            .await?;
+        Ok(map_page(page, map::partner))
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "trading-grid", n = ids.len()))]
+    async fn issues(&self, ids: &[IssueId]) -> Result<Vec<Issue>> {
+        let items: Vec<wire::Discussion> = self
+            .by_ids("list_discussions", "/v1/discussions", "ids", ids)
+            .await?;
+        Ok(items.into_iter().map(map::issue).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "trading-grid"))]
+    async fn list_issues(&self, filter: &IssueFilter, page: PageRequest) -> Result<Page<Issue>> {
+        let mut q = Vec::new();
+        if let Some(p) = &filter.partner_id {
+            q.push(("partner_id", p.to_string()));
+        }
+        if !filter.kinds.is_empty() {
+            let kinds: Vec<_> = filter
+                .kinds
+                .iter()
+                .filter_map(|k| map::issue_kind_param(*k))
+                .collect();
+            if kinds.is_empty() {
+                return Ok(Page {
+                    items: vec![],
+                    next_cursor: None,
+                });
+            }
+            q.push(("kind", kinds.join(",")));
+        }
+        if !filter.statuses.is_empty() {
+            let statuses: Vec<_> = filter
+                .statuses
+                .iter()
+                .filter_map(|s| map::issue_status_param(*s))
+                .collect();
+            if statuses.is_empty() {
+                return Ok(Page {
+                    items: vec![],
+                    next_cursor: None,
+                });
+            }
+            q.push(("status", statuses.join(",")));
+        }
+        if let Some(tag) = &filter.tag {
+            q.push(("tag", tag.clone()));
+        }
+        if let Some(t) = filter.created_after {
+            q.push(("created_after", rfc3339(t)));
+        }
+        if let Some(t) = filter.created_before {
+            q.push(("created_before", rfc3339(t)));
+        }
+        let page = self
+            .page("list_discussions", "/v1/discussions", q, page)
+            .await?;
+        Ok(map_page(page, map::issue))
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "trading-grid", n = ids.len()))]
+    async fn issues_by_transactions(&self, ids: &[TransactionId]) -> Result<Vec<Issue>> {
+        let items: Vec<wire::Discussion> = self
+            .by_ids("list_discussions", "/v1/discussions", "transaction_ids", ids)
+            .await?;
+        Ok(items.into_iter().map(map::issue).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "trading-grid", n = issues.len()))]
+    async fn messages_of(&self, issues: &[IssueId]) -> Result<Vec<Message>> {
+        let items: Vec<wire::Message> = self
+            .by_ids("list_messages", "/v1/messages", "discussion_ids", issues)
+            .await?;
+        Ok(items.into_iter().map(map::message).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "trading-grid", n = ids.len()))]
+    async fn documents(&self, ids: &[TgDocumentId]) -> Result<Vec<Document>> {
+        let items: Vec<wire::Document> = self
+            .by_ids("list_documents", "/v1/documents", "ids", ids)
+            .await?;
+        Ok(items.into_iter().map(map::document).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "trading-grid", n = issues.len()))]
+    async fn documents_of(&self, issues: &[IssueId]) -> Result<Vec<Document>> {
+        let items: Vec<wire::Document> = self
+            .by_ids("list_documents", "/v1/documents", "discussion_ids", issues)
+            .await?;
+        Ok(items.into_iter().map(map::document).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "trading-grid", n = ids.len()))]
+    async fn transactions(&self, ids: &[TransactionId]) -> Result<Vec<Transaction>> {
+        let items: Vec<wire::Transaction> = self
+            .by_ids("list_transactions", "/v1/transactions", "ids", ids)
+            .await?;
+        Ok(items.into_iter().map(map::transaction).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "trading-grid"))]
+    async fn list_transactions(
+        &self,
+        filter: &TransactionFilter,
+        page: PageRequest,
+    ) -> Result<Page<Transaction>> {
+        let mut q = Vec::new();
+        if let Some(p) = &filter.partner_id {
+            q.push(("partner_id", p.to_string()));
+        }
+        if !filter.statuses.is_empty() {
+            let statuses: Vec<_> = filter
+                .statuses
+                .iter()
+                .filter_map(|s| map::transaction_status_param(*s))
+                .collect();
+            if statuses.is_empty() {
+                return Ok(Page {
+                    items: vec![],
+                    next_cursor: None,
+                });
+            }
+            q.push(("status", statuses.join(",")));
+        }
+        if let Some(d) = &filter.document_type {
+            q.push(("document_type", d.clone()));
+        }
+        if let Some(t) = filter.created_after {
+            q.push(("created_after", rfc3339(t)));
+        }
+        if let Some(t) = filter.created_before {
+            q.push(("created_before", rfc3339(t)));
+        }
+        let page = self
+            .page("list_transactions", "/v1/transactions", q, page)
+            .await?;
+        Ok(map_page(page, map::transaction))
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "trading-grid", id = %id))]
+    async fn document_content(&self, id: &TgDocumentId) -> Result<Content> {
+        self.http
+            .get_content("get_document_content", &format!("/v1/documents/{id}/content"))
+            .await
+    }
+
+    async fn check(&self) -> Result<()> {
+        let _: wire::Page<wire::Partner> = self
+            .http
+            .get_json("list_partners", "/v1/partners", &[("limit", "1".into())])
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,8 @@
+//! Black-box tests: both simulators and the gateway on port 0, spoken to over HTTP.
+
+mod documents;
+mod errors;
+mod helpers;
+mod isolation;
+mod queries;
+mod relations;
