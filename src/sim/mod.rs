@@ -1,1 +1,3 @@
-//! Simulators of both platforms (placeholder until the simulators land).
+//! Simulators of both platforms.
+pub(crate) mod rng;
+pub(crate) mod world;
