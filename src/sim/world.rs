@@ -1956,8 +1956,7 @@ mod tests {
             let last = w
                 .history
                 .iter()
-                .filter(|h| h.case_id == c.id && h.action == "status_changed")
-                .last()
+                .rfind(|h| h.case_id == c.id && h.action == "status_changed")
                 .and_then(|h| h.to_status)
                 .unwrap_or(cc::CaseStatus::New);
             assert_eq!(last, c.status);
