@@ -194,3 +194,6 @@ mod tests {
         assert!("tg".parse::<Platform>().is_err());
     }
 }
+
+#[cfg(test)]
+mod route_tests;
