@@ -301,8 +301,8 @@ async fn create_case(State(app): State<Arc<CcApp>>, body: Bytes) -> ApiResult {
             return Err(err(
                 Kind::Conflict,
                 format!(
-                    "an open case already exists for {}/{}/{}",
-                    r.system, r.kind, r.id
+                    "an open case already exists for {}/{}/{}: {}",
+                    r.system, r.kind, r.id, existing.id
                 ),
             )
             .with_details(json!({"existing_case_id": existing.id})));
