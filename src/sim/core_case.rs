@@ -1,0 +1,941 @@
+//! Core Case simulator: cases, tasks, evidence documents, notes, history, resolutions and
+//! the change feed under `/api/v2`.
+//!
+//! The event feed starts empty: seeded history is not replayed, and every write made
+//! through the API appends events (`case.created`, `case.status_changed`, ...).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine;
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use serde_json::{json, Value};
+
+use super::common::{
+    self, content, created, is_unknown, json_body, lock, paginate, valid_id, ApiError, Common,
+    Kind, Params,
+};
+use super::world::{sha256_hex, World};
+use super::{Platform, SimOptions};
+use crate::upstream::core_case::wire as cc;
+
+const P: Platform = Platform::CoreCase;
+const MAX_IDS: usize = 50;
+
+type ApiResult = Result<Response, ApiError>;
+
+fn err(kind: Kind, msg: impl Into<String>) -> ApiError {
+    ApiError::new(P, kind, msg)
+}
+
+fn not_found(what: &str, id: &str) -> ApiError {
+    err(Kind::NotFound, format!("{what} {id} not found"))
+}
+
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(3)
+}
+
+fn status_word(s: cc::CaseStatus) -> Value {
+    serde_json::to_value(s).unwrap_or(Value::Null)
+}
+
+pub(crate) struct CcApp {
+    common: Arc<Common>,
+    data: Mutex<CcData>,
+}
+
+struct CcData {
+    cases: Vec<cc::Case>,
+    tasks: Vec<cc::Task>,
+    documents: Vec<cc::CaseDocument>,
+    bytes: HashMap<String, Bytes>,
+    notes: Vec<cc::Note>,
+    history: Vec<cc::HistoryEntry>,
+    resolutions: Vec<cc::Resolution>,
+    events: Vec<cc::Event>,
+    next_case: usize,
+    next_task: usize,
+    next_document: usize,
+    next_note: usize,
+    next_history: usize,
+    next_resolution: usize,
+}
+
+impl CcData {
+    fn from_world(w: World) -> Self {
+        Self {
+            next_case: w.cases.len() + 1,
+            next_task: w.tasks.len() + 1,
+            next_document: w.case_documents.len() + 1,
+            next_note: w.notes.len() + 1,
+            next_history: w.history.len() + 1,
+            next_resolution: w.resolutions.len() + 1,
+            cases: w.cases,
+            tasks: w.tasks,
+            documents: w.case_documents,
+            bytes: w
+                .case_document_bytes
+                .into_iter()
+                .map(|(k, v)| (k, Bytes::from(v)))
+                .collect(),
+            notes: w.notes,
+            history: w.history,
+            resolutions: w.resolutions,
+            events: Vec::new(),
+        }
+    }
+
+    fn case_index(&self, id: &str) -> Result<usize, ApiError> {
+        self.cases
+            .iter()
+            .position(|c| c.id == id)
+            .ok_or_else(|| not_found("case", id))
+    }
+
+    fn emit(&mut self, event_type: &str, case_id: &str, at: DateTime<Utc>, data: Value) {
+        let sequence = self.events.len() as u64 + 1;
+        self.events.push(cc::Event {
+            id: format!("EVT-{sequence:07}"),
+            sequence,
+            event_type: event_type.into(),
+            occurred_at: at,
+            case_id: case_id.into(),
+            data,
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        case_id: &str,
+        at: DateTime<Utc>,
+        actor: cc::UserRef,
+        action: &str,
+        from: Option<cc::CaseStatus>,
+        to: Option<cc::CaseStatus>,
+        detail: Option<String>,
+    ) {
+        let id = format!("HIS-{:07}", self.next_history);
+        self.next_history += 1;
+        self.history.push(cc::HistoryEntry {
+            id,
+            case_id: case_id.into(),
+            at,
+            actor,
+            action: action.into(),
+            from_status: from,
+            to_status: to,
+            detail,
+        });
+    }
+}
+
+impl CcApp {
+    fn data(&self) -> MutexGuard<'_, CcData> {
+        lock(&self.data)
+    }
+}
+
+pub(crate) fn router(world: World, opts: &SimOptions) -> Router {
+    let common = Arc::new(Common::new(P, opts));
+    let app = Arc::new(CcApp {
+        common: common.clone(),
+        data: Mutex::new(CcData::from_world(world)),
+    });
+    let api = Router::new()
+        .route("/api/v2/cases", get(list_cases).post(create_case))
+        .route("/api/v2/cases/{id}", get(get_case).patch(patch_case))
+        .route(
+            "/api/v2/cases/{id}/tasks",
+            get(list_case_tasks).post(create_task),
+        )
+        .route("/api/v2/tasks", get(list_tasks))
+        .route(
+            "/api/v2/cases/{id}/documents",
+            get(list_case_documents).post(attach_document),
+        )
+        .route("/api/v2/case-documents", get(list_documents))
+        .route(
+            "/api/v2/case-documents/{id}/content",
+            get(get_document_content),
+        )
+        .route(
+            "/api/v2/cases/{id}/notes",
+            get(list_case_notes).post(create_note),
+        )
+        .route("/api/v2/notes", get(list_notes))
+        .route("/api/v2/cases/{id}/history", get(list_case_history))
+        .route("/api/v2/history", get(list_history))
+        .route(
+            "/api/v2/cases/{id}/resolution",
+            get(get_resolution).put(put_resolution),
+        )
+        .route("/api/v2/resolutions", get(list_resolutions))
+        .route("/api/v2/events", get(list_events))
+        .with_state(app);
+    Router::new()
+        .merge(api)
+        .merge(common::token_router(common.clone()))
+        .route_layer(middleware::from_fn_with_state(common.clone(), common::gate))
+        .merge(common::sim_router(common))
+        .fallback(|| async { err(Kind::NotFound, "no such route").into_response() })
+}
+
+fn params(q: &Option<String>) -> Result<Params, ApiError> {
+    Params::parse(P, q.as_deref())
+}
+
+fn page<T: serde::Serialize>(items: Vec<T>, p: &Params) -> ApiResult {
+    let size = p.size("page_size")?;
+    let offset = p.offset("page_token")?;
+    let total = items.len() as u64;
+    let (data, next_page_token) = paginate(items, offset, size);
+    Ok(Json(cc::Page {
+        data,
+        next_page_token,
+        total,
+    })
+    .into_response())
+}
+
+fn set(v: Option<Vec<String>>) -> Option<HashSet<String>> {
+    v.map(|v| v.into_iter().collect())
+}
+
+fn is_open(s: cc::CaseStatus) -> bool {
+    !matches!(s, cc::CaseStatus::Resolved | cc::CaseStatus::Closed)
+}
+
+// ---------------------------------------------------------------------------
+// Cases
+
+async fn list_cases(State(app): State<Arc<CcApp>>, RawQuery(q): RawQuery) -> ApiResult {
+    let p = params(&q)?;
+    let ids = set(p.list("ids", MAX_IDS)?);
+    let partners = set(p.list("partner_id", MAX_IDS)?);
+    let statuses = p.enums::<cc::CaseStatus>("status")?;
+    let types = p.enums::<cc::CaseType>("type")?;
+    let ext_system = p.get("external_system").map(str::to_string);
+    let ext_kind = p.get("external_kind").map(str::to_string);
+    let ext_id = p.get("external_id").map(str::to_string);
+    let txs = set(p.list("transaction_ids", MAX_IDS)?);
+    let after = p.date("opened_after")?;
+    let before = p.date("opened_before")?;
+    p.size("page_size")?;
+    p.offset("page_token")?;
+    let ext = |c: &cc::Case, want: &Option<String>, f: fn(&cc::ExternalRef) -> &str| match want {
+        None => true,
+        Some(w) => c.external_ref.as_ref().is_some_and(|r| f(r) == w),
+    };
+    let mut items: Vec<cc::Case> = app
+        .data()
+        .cases
+        .iter()
+        .filter(|c| ids.as_ref().is_none_or(|s| s.contains(&c.id)))
+        .filter(|c| partners.as_ref().is_none_or(|s| s.contains(&c.partner_id)))
+        .filter(|c| statuses.as_ref().is_none_or(|s| s.contains(&c.status)))
+        .filter(|c| types.as_ref().is_none_or(|s| s.contains(&c.case_type)))
+        .filter(|c| ext(c, &ext_system, |r| &r.system))
+        .filter(|c| ext(c, &ext_kind, |r| &r.kind))
+        .filter(|c| ext(c, &ext_id, |r| &r.id))
+        .filter(|c| {
+            txs.as_ref()
+                .is_none_or(|s| c.transaction_ids.iter().any(|t| s.contains(t)))
+        })
+        .filter(|c| after.is_none_or(|a| c.opened_at >= a))
+        .filter(|c| before.is_none_or(|b| c.opened_at < b))
+        .cloned()
+        .collect();
+    items.sort_by(|a, b| b.opened_at.cmp(&a.opened_at).then(b.id.cmp(&a.id)));
+    page(items, &p)
+}
+
+async fn get_case(State(app): State<Arc<CcApp>>, Path(id): Path<String>) -> ApiResult {
+    let d = app.data();
+    let i = d.case_index(&id)?;
+    Ok(Json(&d.cases[i]).into_response())
+}
+
+async fn create_case(State(app): State<Arc<CcApp>>, body: Bytes) -> ApiResult {
+    let nc: cc::NewCase = json_body(P, &body)?;
+    if is_unknown(&nc.case_type) || is_unknown(&nc.priority) || is_unknown(&nc.team) {
+        return Err(err(
+            Kind::Invalid,
+            "type, priority and team must be known values",
+        ));
+    }
+    if nc.title.trim().is_empty() {
+        return Err(err(Kind::Invalid, "title must not be empty"));
+    }
+    if !valid_id(&nc.partner_id) {
+        return Err(err(Kind::Invalid, "partner_id must be a valid id"));
+    }
+    if let Some(t) = nc.transaction_ids.iter().find(|t| !valid_id(t)) {
+        return Err(err(
+            Kind::Invalid,
+            format!("transaction id {t:?} is not valid"),
+        ));
+    }
+    if let Some(r) = &nc.external_ref {
+        if r.system.trim().is_empty() || r.kind.trim().is_empty() || r.id.trim().is_empty() {
+            return Err(err(Kind::Invalid, "external_ref needs system, kind and id"));
+        }
+    }
+    let actor = app.common.client_user();
+    // Duplicate check and insert under one lock, so two concurrent creators for the
+    // same external reference get one case and one 409.
+    let mut d = app.data();
+    if let Some(r) = &nc.external_ref {
+        if let Some(existing) = d
+            .cases
+            .iter()
+            .find(|c| is_open(c.status) && c.external_ref.as_ref() == Some(r))
+        {
+            return Err(err(
+                Kind::Conflict,
+                format!(
+                    "an open case already exists for {}/{}/{}: {}",
+                    r.system, r.kind, r.id, existing.id
+                ),
+            )
+            .with_details(json!({"existing_case_id": existing.id})));
+        }
+    }
+    let at = now();
+    let n = d.next_case;
+    d.next_case += 1;
+    let id = format!("CASE-{n:06}");
+    let number = format!("CC-{}-{n:06}", at.format("%Y"));
+    let sla_hours = match nc.priority {
+        cc::Priority::Critical => 8,
+        cc::Priority::High => 48,
+        cc::Priority::Medium => 120,
+        _ => 240,
+    };
+    let case = cc::Case {
+        id: id.clone(),
+        number: number.clone(),
+        case_type: nc.case_type,
+        status: cc::CaseStatus::New,
+        priority: nc.priority,
+        title: nc.title,
+        description: nc.description,
+        assignee: None,
+        team: nc.team,
+        sla_due_at: Some(at + Duration::hours(sla_hours)),
+        partner_id: nc.partner_id,
+        external_ref: nc.external_ref,
+        transaction_ids: nc.transaction_ids,
+        opened_at: at,
+        updated_at: at,
+        resolved_at: None,
+    };
+    d.cases.push(case.clone());
+    d.record(
+        &id,
+        at,
+        actor,
+        "created",
+        None,
+        Some(cc::CaseStatus::New),
+        Some(format!("Case {number} created")),
+    );
+    d.emit(
+        "case.created",
+        &id,
+        at,
+        json!({"number": number, "partner_id": case.partner_id, "external_ref": case.external_ref}),
+    );
+    Ok(created(Some(format!("/api/v2/cases/{id}")), &case))
+}
+
+async fn patch_case(
+    State(app): State<Arc<CcApp>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let patch: cc::CasePatch = json_body(P, &body)?;
+    if patch.status.as_ref().is_some_and(is_unknown)
+        || patch.priority.as_ref().is_some_and(is_unknown)
+        || patch.team.as_ref().is_some_and(is_unknown)
+    {
+        return Err(err(
+            Kind::Invalid,
+            "status, priority and team must be known values",
+        ));
+    }
+    if let Some(a) = &patch.assignee {
+        if a.id.trim().is_empty() || a.name.trim().is_empty() {
+            return Err(err(Kind::Invalid, "assignee needs id and name"));
+        }
+    }
+    let actor = app.common.client_user();
+    let mut d = app.data();
+    let i = d.case_index(&id)?;
+    let at = now();
+    let before = d.cases[i].clone();
+    let mut changed = Vec::new();
+    {
+        let c = &mut d.cases[i];
+        if let Some(s) = patch.status.filter(|s| *s != before.status) {
+            c.status = s;
+            if is_open(s) {
+                c.resolved_at = None;
+            } else if c.resolved_at.is_none() {
+                c.resolved_at = Some(at);
+            }
+            changed.push("status");
+        }
+        if let Some(p) = patch.priority.filter(|p| *p != before.priority) {
+            c.priority = p;
+            changed.push("priority");
+        }
+        if let Some(t) = patch.team.filter(|t| *t != before.team) {
+            c.team = t;
+            changed.push("team");
+        }
+        if let Some(a) = patch.assignee.clone() {
+            if before.assignee.as_ref().map(|b| &b.id) != Some(&a.id) {
+                c.assignee = Some(a);
+                changed.push("assignee");
+            }
+        }
+        if !changed.is_empty() {
+            c.updated_at = at;
+        }
+    }
+    let after = d.cases[i].clone();
+    if after.status != before.status {
+        d.record(
+            &id,
+            at,
+            actor.clone(),
+            "status_changed",
+            Some(before.status),
+            Some(after.status),
+            None,
+        );
+        d.emit(
+            "case.status_changed",
+            &id,
+            at,
+            json!({"from": status_word(before.status), "to": status_word(after.status)}),
+        );
+    }
+    if let Some(a) = after
+        .assignee
+        .as_ref()
+        .filter(|_| changed.contains(&"assignee"))
+    {
+        d.record(
+            &id,
+            at,
+            actor,
+            "assigned",
+            None,
+            None,
+            Some(format!("Assigned to {}", a.name)),
+        );
+    }
+    let others: Vec<&str> = changed.iter().copied().filter(|c| *c != "status").collect();
+    if !others.is_empty() {
+        d.emit("case.updated", &id, at, json!({"changed": others}));
+    }
+    Ok(Json(after).into_response())
+}
+
+// ---------------------------------------------------------------------------
+// Tasks
+
+async fn list_case_tasks(
+    State(app): State<Arc<CcApp>>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let p = params(&q)?;
+    let d = app.data();
+    d.case_index(&id)?;
+    let mut items: Vec<cc::Task> = d
+        .tasks
+        .iter()
+        .filter(|t| t.case_id == id)
+        .cloned()
+        .collect();
+    drop(d);
+    items.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    page(items, &p)
+}
+
+async fn list_tasks(State(app): State<Arc<CcApp>>, RawQuery(q): RawQuery) -> ApiResult {
+    let p = params(&q)?;
+    let ids: HashSet<String> = p.required_list("case_ids", MAX_IDS)?.into_iter().collect();
+    let mut items: Vec<cc::Task> = app
+        .data()
+        .tasks
+        .iter()
+        .filter(|t| ids.contains(&t.case_id))
+        .cloned()
+        .collect();
+    items.sort_by(|a, b| (&a.case_id, a.created_at, &a.id).cmp(&(&b.case_id, b.created_at, &b.id)));
+    page(items, &p)
+}
+
+async fn create_task(
+    State(app): State<Arc<CcApp>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let nt: cc::NewTask = json_body(P, &body)?;
+    if nt.title.trim().is_empty() {
+        return Err(err(Kind::Invalid, "title must not be empty"));
+    }
+    if is_unknown(&nt.team) {
+        return Err(err(Kind::Invalid, "team must be a known value"));
+    }
+    let actor = app.common.client_user();
+    let mut d = app.data();
+    let i = d.case_index(&id)?;
+    let at = now();
+    let tid = format!("TSK-{:06}", d.next_task);
+    d.next_task += 1;
+    let task = cc::Task {
+        id: tid.clone(),
+        case_id: id.clone(),
+        title: nt.title,
+        team: nt.team,
+        state: cc::TaskState::Open,
+        assignee: None,
+        due_at: nt.due_at,
+        created_at: at,
+    };
+    d.tasks.push(task.clone());
+    d.cases[i].updated_at = at;
+    d.record(
+        &id,
+        at,
+        actor,
+        "task_created",
+        None,
+        None,
+        Some(format!("Task {tid}: {}", task.title)),
+    );
+    d.emit("case.task_created", &id, at, json!({"task_id": tid}));
+    Ok(created(None, &task))
+}
+
+// ---------------------------------------------------------------------------
+// Evidence documents
+
+async fn list_case_documents(
+    State(app): State<Arc<CcApp>>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let p = params(&q)?;
+    let d = app.data();
+    d.case_index(&id)?;
+    let mut items: Vec<cc::CaseDocument> = d
+        .documents
+        .iter()
+        .filter(|x| x.case_id == id)
+        .cloned()
+        .collect();
+    drop(d);
+    items.sort_by(|a, b| a.linked_at.cmp(&b.linked_at).then(a.id.cmp(&b.id)));
+    page(items, &p)
+}
+
+async fn list_documents(State(app): State<Arc<CcApp>>, RawQuery(q): RawQuery) -> ApiResult {
+    let p = params(&q)?;
+    let ids = set(p.list("ids", MAX_IDS)?);
+    let cases = set(p.list("case_ids", MAX_IDS)?);
+    let sources = set(p.list("source_document_ids", MAX_IDS)?);
+    let mut items: Vec<cc::CaseDocument> = app
+        .data()
+        .documents
+        .iter()
+        .filter(|x| ids.as_ref().is_none_or(|s| s.contains(&x.id)))
+        .filter(|x| cases.as_ref().is_none_or(|s| s.contains(&x.case_id)))
+        .filter(|x| {
+            sources.as_ref().is_none_or(|s| {
+                x.source
+                    .as_ref()
+                    .is_some_and(|src| s.contains(&src.document_id))
+            })
+        })
+        .cloned()
+        .collect();
+    items.sort_by(|a, b| (&a.case_id, a.linked_at, &a.id).cmp(&(&b.case_id, b.linked_at, &b.id)));
+    page(items, &p)
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
+}
+
+async fn attach_document(
+    State(app): State<Arc<CcApp>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let nd: cc::NewCaseDocument = json_body(P, &body)?;
+    if nd.name.trim().is_empty() || nd.content_type.trim().is_empty() {
+        return Err(err(Kind::Invalid, "name and content_type are required"));
+    }
+    if !is_sha256_hex(&nd.sha256) {
+        return Err(err(
+            Kind::Invalid,
+            "sha256 must be 64 lower-case hex characters",
+        ));
+    }
+    if let Some(src) = &nd.source {
+        if src.system.trim().is_empty() || !valid_id(&src.document_id) {
+            return Err(err(
+                Kind::Invalid,
+                "source needs a system and a valid document_id",
+            ));
+        }
+    }
+    let bytes = match &nd.content_base64 {
+        Some(b64) => {
+            let cleaned: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(cleaned)
+                .map_err(|_| err(Kind::Invalid, "content_base64 is not valid standard base64"))?;
+            if bytes.len() as u64 != nd.size_bytes {
+                return Err(err(
+                    Kind::Invalid,
+                    format!(
+                        "size_bytes is {} but the content has {} bytes",
+                        nd.size_bytes,
+                        bytes.len()
+                    ),
+                ));
+            }
+            if sha256_hex(&bytes) != nd.sha256 {
+                return Err(err(
+                    Kind::Invalid,
+                    "sha256 does not match the uploaded content",
+                ));
+            }
+            Some(bytes)
+        }
+        None if nd.source.is_none() => {
+            return Err(err(
+                Kind::Invalid,
+                "either source (link) or content_base64 (upload) is required",
+            ))
+        }
+        None => None,
+    };
+    let actor = app.common.client_user();
+    let mut d = app.data();
+    let i = d.case_index(&id)?;
+    if let Some(existing) = d
+        .documents
+        .iter()
+        .find(|x| x.case_id == id && x.sha256 == nd.sha256)
+    {
+        // Same bytes are already evidence on this case: answer the existing entry.
+        return Ok(Json(existing).into_response());
+    }
+    let at = now();
+    let eid = format!("EV-{:06}", d.next_document);
+    d.next_document += 1;
+    let doc = cc::CaseDocument {
+        id: eid.clone(),
+        case_id: id.clone(),
+        name: nd.name,
+        content_type: nd.content_type,
+        size_bytes: nd.size_bytes,
+        sha256: nd.sha256,
+        source: nd.source,
+        linked_by: actor.clone(),
+        linked_at: at,
+    };
+    if let Some(b) = bytes {
+        d.bytes.insert(eid.clone(), Bytes::from(b));
+    }
+    d.documents.push(doc.clone());
+    d.cases[i].updated_at = at;
+    d.record(
+        &id,
+        at,
+        actor,
+        "document_linked",
+        None,
+        None,
+        Some(format!("{} ({})", doc.name, eid)),
+    );
+    d.emit(
+        "case.document_linked",
+        &id,
+        at,
+        json!({"document_id": eid, "sha256": doc.sha256, "source": doc.source}),
+    );
+    Ok(created(None, &doc))
+}
+
+async fn get_document_content(State(app): State<Arc<CcApp>>, Path(id): Path<String>) -> ApiResult {
+    let d = app.data();
+    let doc = d
+        .documents
+        .iter()
+        .find(|x| x.id == id)
+        .ok_or_else(|| not_found("case document", &id))?;
+    match d.bytes.get(&id) {
+        Some(b) => Ok(content(b.clone(), &doc.content_type, &doc.sha256)),
+        None => {
+            let (system, source_id) = doc
+                .source
+                .as_ref()
+                .map(|s| (s.system.as_str(), s.document_id.as_str()))
+                .unwrap_or(("another system", "unknown"));
+            Err(err(
+                Kind::NotFound,
+                format!(
+                    "case document {id} is linked, not uploaded: its bytes live at the source system ({system} document {source_id})"
+                ),
+            ))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Notes and history
+
+async fn list_case_notes(
+    State(app): State<Arc<CcApp>>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let p = params(&q)?;
+    let d = app.data();
+    d.case_index(&id)?;
+    let mut items: Vec<cc::Note> = d
+        .notes
+        .iter()
+        .filter(|x| x.case_id == id)
+        .cloned()
+        .collect();
+    drop(d);
+    items.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    page(items, &p)
+}
+
+async fn list_notes(State(app): State<Arc<CcApp>>, RawQuery(q): RawQuery) -> ApiResult {
+    let p = params(&q)?;
+    let ids: HashSet<String> = p.required_list("case_ids", MAX_IDS)?.into_iter().collect();
+    let mut items: Vec<cc::Note> = app
+        .data()
+        .notes
+        .iter()
+        .filter(|x| ids.contains(&x.case_id))
+        .cloned()
+        .collect();
+    items.sort_by(|a, b| (&a.case_id, a.created_at, &a.id).cmp(&(&b.case_id, b.created_at, &b.id)));
+    page(items, &p)
+}
+
+async fn create_note(
+    State(app): State<Arc<CcApp>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let nn: cc::NewNote = json_body(P, &body)?;
+    if nn.body.trim().is_empty() {
+        return Err(err(Kind::Invalid, "body must not be empty"));
+    }
+    let actor = app.common.client_user();
+    let mut d = app.data();
+    let i = d.case_index(&id)?;
+    let at = now();
+    let nid = format!("NOTE-{:06}", d.next_note);
+    d.next_note += 1;
+    let note = cc::Note {
+        id: nid.clone(),
+        case_id: id.clone(),
+        author: actor,
+        body: nn.body,
+        created_at: at,
+    };
+    d.notes.push(note.clone());
+    d.cases[i].updated_at = at;
+    d.emit("case.note_added", &id, at, json!({"note_id": nid}));
+    Ok(created(None, &note))
+}
+
+async fn list_case_history(
+    State(app): State<Arc<CcApp>>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult {
+    let p = params(&q)?;
+    let d = app.data();
+    d.case_index(&id)?;
+    let mut items: Vec<cc::HistoryEntry> = d
+        .history
+        .iter()
+        .filter(|x| x.case_id == id)
+        .cloned()
+        .collect();
+    drop(d);
+    items.sort_by(|a, b| a.at.cmp(&b.at).then(a.id.cmp(&b.id)));
+    page(items, &p)
+}
+
+async fn list_history(State(app): State<Arc<CcApp>>, RawQuery(q): RawQuery) -> ApiResult {
+    let p = params(&q)?;
+    let ids: HashSet<String> = p.required_list("case_ids", MAX_IDS)?.into_iter().collect();
+    let mut items: Vec<cc::HistoryEntry> = app
+        .data()
+        .history
+        .iter()
+        .filter(|x| ids.contains(&x.case_id))
+        .cloned()
+        .collect();
+    items.sort_by(|a, b| (&a.case_id, a.at, &a.id).cmp(&(&b.case_id, b.at, &b.id)));
+    page(items, &p)
+}
+
+// ---------------------------------------------------------------------------
+// Resolutions
+
+async fn get_resolution(State(app): State<Arc<CcApp>>, Path(id): Path<String>) -> ApiResult {
+    let d = app.data();
+    d.case_index(&id)?;
+    let r = d
+        .resolutions
+        .iter()
+        .find(|r| r.case_id == id)
+        .ok_or_else(|| err(Kind::NotFound, format!("case {id} has no resolution")))?;
+    Ok(Json(r).into_response())
+}
+
+async fn put_resolution(
+    State(app): State<Arc<CcApp>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let nr: cc::NewResolution = json_body(P, &body)?;
+    if nr.summary.trim().is_empty() {
+        return Err(err(Kind::Invalid, "summary must not be empty"));
+    }
+    let actor = app.common.client_user();
+    let mut d = app.data();
+    let i = d.case_index(&id)?;
+    let at = now();
+    let existing = d.resolutions.iter().position(|r| r.case_id == id);
+    let rid = match existing {
+        Some(j) => d.resolutions[j].id.clone(),
+        None => {
+            let rid = format!("RES-{:06}", d.next_resolution);
+            d.next_resolution += 1;
+            rid
+        }
+    };
+    let res = cc::Resolution {
+        id: rid.clone(),
+        case_id: id.clone(),
+        summary: nr.summary,
+        root_cause: nr.root_cause,
+        corrective_actions: nr.corrective_actions,
+        resolved_by: actor.clone(),
+        resolved_at: at,
+        shared_with_partner: nr.shared_with_partner,
+    };
+    match existing {
+        Some(j) => d.resolutions[j] = res.clone(),
+        None => d.resolutions.push(res.clone()),
+    }
+    let from = d.cases[i].status;
+    {
+        let c = &mut d.cases[i];
+        c.status = cc::CaseStatus::Resolved;
+        c.resolved_at = Some(at);
+        c.updated_at = at;
+    }
+    d.record(
+        &id,
+        at,
+        actor,
+        "resolved",
+        Some(from),
+        Some(cc::CaseStatus::Resolved),
+        Some(format!("Resolution {rid} recorded")),
+    );
+    d.emit(
+        "case.resolved",
+        &id,
+        at,
+        json!({"resolution_id": rid, "from": status_word(from), "shared_with_partner": res.shared_with_partner}),
+    );
+    Ok(Json(res).into_response())
+}
+
+async fn list_resolutions(State(app): State<Arc<CcApp>>, RawQuery(q): RawQuery) -> ApiResult {
+    let p = params(&q)?;
+    let cases = set(p.list("case_ids", MAX_IDS)?);
+    let words: Vec<String> = p
+        .get("q")
+        .map(|q| q.split_whitespace().map(str::to_lowercase).collect())
+        .unwrap_or_default();
+    let shared = p.bool("shared_with_partner")?;
+    let matches = |r: &cc::Resolution| {
+        if words.is_empty() {
+            return true;
+        }
+        let text = format!(
+            "{}\n{}\n{}",
+            r.summary,
+            r.root_cause,
+            r.corrective_actions.join("\n")
+        )
+        .to_lowercase();
+        words.iter().all(|w| text.contains(w.as_str()))
+    };
+    let mut items: Vec<cc::Resolution> = app
+        .data()
+        .resolutions
+        .iter()
+        .filter(|r| cases.as_ref().is_none_or(|s| s.contains(&r.case_id)))
+        .filter(|r| shared.is_none_or(|s| r.shared_with_partner == s))
+        .filter(|r| matches(r))
+        .cloned()
+        .collect();
+    items.sort_by(|a, b| b.resolved_at.cmp(&a.resolved_at).then(b.id.cmp(&a.id)));
+    page(items, &p)
+}
+
+// ---------------------------------------------------------------------------
+// Events
+
+async fn list_events(State(app): State<Arc<CcApp>>, RawQuery(q): RawQuery) -> ApiResult {
+    let p = params(&q)?;
+    let after = match p.u64("after")? {
+        Some(a) => a,
+        // `next_page_token` of this feed is the last sequence, so it works as `after`.
+        None => p.u64("page_token")?.unwrap_or(0),
+    };
+    let size = p.size("page_size")?;
+    let d = app.data();
+    let rest: Vec<&cc::Event> = d.events.iter().filter(|e| e.sequence > after).collect();
+    let total = rest.len() as u64;
+    let data: Vec<cc::Event> = rest.iter().take(size).map(|e| (*e).clone()).collect();
+    let next_page_token = (rest.len() > size)
+        .then(|| data.last().map(|e| e.sequence.to_string()))
+        .flatten();
+    Ok(Json(cc::Page {
+        data,
+        next_page_token,
+        total,
+    })
+    .into_response())
+}
