@@ -284,7 +284,12 @@ impl Settings {
             .as_deref()
             .unwrap_or("127.0.0.1:4000")
             .parse()
-            .map_err(|_| invalid("listen (GRIDCASE_LISTEN)", "expected HOST:PORT, e.g. 127.0.0.1:4000"))?;
+            .map_err(|_| {
+                invalid(
+                    "listen (GRIDCASE_LISTEN)",
+                    "expected HOST:PORT, e.g. 127.0.0.1:4000",
+                )
+            })?;
         let public_url = f
             .public_url
             .as_deref()
@@ -348,7 +353,8 @@ impl Settings {
 }
 
 fn parse_url(key: &str, value: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(value).map_err(|e| invalid(key, format!("`{value}` is not a URL: {e}")))?;
+    let url =
+        Url::parse(value).map_err(|e| invalid(key, format!("`{value}` is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(invalid(key, "must be an http:// or https:// URL"));
     }
@@ -366,7 +372,12 @@ fn platform(
     let url = p
         .url
         .as_deref()
-        .ok_or_else(|| invalid(&url_key, "required unless both platform URLs are unset (sandbox mode)"))
+        .ok_or_else(|| {
+            invalid(
+                &url_key,
+                "required unless both platform URLs are unset (sandbox mode)",
+            )
+        })
         .and_then(|u| parse_url(&url_key, u))?;
     let token_url = match p.token_url.as_deref() {
         Some(t) => parse_url(&format!("{section}.token_url ({env}_TOKEN_URL)"), t)?,
@@ -477,8 +488,14 @@ mod tests {
         .unwrap();
         let c = s.resolve(false).unwrap();
         assert_eq!(c.listen.port(), 6000);
-        assert_eq!(c.trading_grid.token_url.as_str(), "http://file.example/tg/oauth2/token");
-        assert_eq!(c.core_case.token_url.as_str(), "http://cc.example/oauth/token");
+        assert_eq!(
+            c.trading_grid.token_url.as_str(),
+            "http://file.example/tg/oauth2/token"
+        );
+        assert_eq!(
+            c.core_case.token_url.as_str(),
+            "http://cc.example/oauth/token"
+        );
         assert_eq!(c.trading_grid.client_id, DEV_CLIENT_ID);
         assert!(!format!("{c:?}").contains(SECRET), "secret printed");
     }
@@ -489,7 +506,9 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("gridcase.toml");
         std::fs::write(&path, "[trading_grid]\nurll = \"x\"\n").unwrap();
-        let err = Settings::load(Some(&path), &env(&[])).unwrap_err().to_string();
+        let err = Settings::load(Some(&path), &env(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("urll"), "{err}");
     }
 }

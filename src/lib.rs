@@ -104,7 +104,10 @@ impl App {
     }
 
     /// Serve until `shutdown` resolves, then finish in-flight requests.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await

@@ -12,7 +12,11 @@ use gridcase::sim::{self, Platform, SimOptions};
 use gridcase::App;
 
 #[derive(Parser)]
-#[command(name = "gridcase", version, about = "One GraphQL API over OpenText Trading Grid and Core Case")]
+#[command(
+    name = "gridcase",
+    version,
+    about = "One GraphQL API over OpenText Trading Grid and Core Case"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -105,7 +109,10 @@ async fn main() -> anyhow::Result<()> {
             client_id,
             client_secret,
         } => {
-            anyhow::ensure!((0.0..=1.0).contains(&error_rate), "--error-rate must be between 0 and 1");
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&error_rate),
+                "--error-rate must be between 0 and 1"
+            );
             let opts = SimOptions {
                 seed,
                 scale,
@@ -189,10 +196,23 @@ async fn serve(listen: Option<String>, config_path: Option<PathBuf>) -> anyhow::
     if sandbox {
         let secret = Secret::new(SANDBOX_JWT_SECRET);
         let day = Duration::from_secs(24 * 3600);
-        let partner = gridcase::auth::sign(&secret, Role::Partner, Some("TP-0001"), "sandbox-partner", day, None, None)?;
-        let agent = gridcase::auth::sign(&secret, Role::Agent, None, "sandbox-agent", day, None, None)?;
+        let partner = gridcase::auth::sign(
+            &secret,
+            Role::Partner,
+            Some("TP-0001"),
+            "sandbox-partner",
+            day,
+            None,
+            None,
+        )?;
+        let agent =
+            gridcase::auth::sign(&secret, Role::Agent, None, "sandbox-agent", day, None, None)?;
         eprintln!();
-        eprintln!("gridcase sandbox: simulated Trading Grid at {} and Core Case at {}", sims[0].base_url(), sims[1].base_url());
+        eprintln!(
+            "gridcase sandbox: simulated Trading Grid at {} and Core Case at {}",
+            sims[0].base_url(),
+            sims[1].base_url()
+        );
         eprintln!("GraphiQL:       {url}");
         eprintln!("partner token (TP-0001, 24h): {partner}");
         eprintln!("agent token (24h):            {agent}");

@@ -136,7 +136,12 @@ mod tests {
     #[test]
     fn a_partner_token_becomes_a_partner_principal() {
         let v = JwtVerifier::new(&config());
-        let t = token(&config().jwt_secret.0, Role::Partner, Some("TP-0001"), Some("gridcase-test"));
+        let t = token(
+            config().jwt_secret.expose(),
+            Role::Partner,
+            Some("TP-0001"),
+            Some("gridcase-test"),
+        );
         assert_eq!(
             v.verify(&t).unwrap().partner().map(|p| p.as_str()),
             Some("TP-0001")
@@ -146,9 +151,18 @@ mod tests {
     #[test]
     fn tokens_with_the_wrong_secret_issuer_or_no_partner_are_refused() {
         let v = JwtVerifier::new(&config());
-        let s = config().jwt_secret.0;
-        assert!(v.verify(&token("another-secret-another-secret-xx", Role::Agent, None, Some("gridcase-test"))).is_err());
-        assert!(v.verify(&token(&s, Role::Agent, None, Some("elsewhere"))).is_err());
+        let s = config().jwt_secret.expose().to_owned();
+        assert!(v
+            .verify(&token(
+                "another-secret-another-secret-xx",
+                Role::Agent,
+                None,
+                Some("gridcase-test")
+            ))
+            .is_err());
+        assert!(v
+            .verify(&token(&s, Role::Agent, None, Some("elsewhere")))
+            .is_err());
         assert!(matches!(
             v.verify(&token(&s, Role::Partner, None, Some("gridcase-test"))),
             Err(TokenError::PartnerWithoutPartnerId)

@@ -9,7 +9,9 @@ pub use jwt::{sign, Claims, JwtVerifier, TokenError};
 use crate::domain::PartnerId;
 
 /// The three roles the gateway knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
 pub enum Role {

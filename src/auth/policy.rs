@@ -57,7 +57,9 @@ mod tests {
         let other = PartnerId::parse("TP-0002").unwrap();
         assert!(can_see_partner(&partner("TP-0001"), &own));
         assert!(!can_see_partner(&partner("TP-0001"), &other));
-        let agent = Principal::Agent { subject: "a".into() };
+        let agent = Principal::Agent {
+            subject: "a".into(),
+        };
         assert!(can_see_partner(&agent, &other));
         assert!(!can_see_internal(&partner("TP-0001")));
         assert!(can_see_internal(&agent));

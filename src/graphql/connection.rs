@@ -22,7 +22,11 @@ pub(crate) struct Position {
 
 impl Position {
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}|{}", self.skip, self.upstream.as_deref().unwrap_or("")))
+        URL_SAFE_NO_PAD.encode(format!(
+            "{}|{}",
+            self.skip,
+            self.upstream.as_deref().unwrap_or("")
+        ))
     }
 
     pub fn decode(cursor: &str) -> async_graphql::Result<Self> {
@@ -46,7 +50,11 @@ pub(crate) struct PageArgs {
 }
 
 impl PageArgs {
-    pub fn parse(first: Option<i32>, after: Option<String>, max: usize) -> async_graphql::Result<Self> {
+    pub fn parse(
+        first: Option<i32>,
+        after: Option<String>,
+        max: usize,
+    ) -> async_graphql::Result<Self> {
         let first = first.unwrap_or(20);
         if first < 1 || first as usize > max {
             return Err(bad_input(format!("`first` must be between 1 and {max}")));
@@ -88,11 +96,20 @@ impl PageArgs {
             let cursor = if i + 1 == total {
                 // The last item of the upstream page: resume at the next page.
                 match &page.next_cursor {
-                    Some(next) => Position { upstream: Some(next.clone()), skip: 0 },
-                    None => Position { upstream: self.at.upstream.clone(), skip: i + 1 },
+                    Some(next) => Position {
+                        upstream: Some(next.clone()),
+                        skip: 0,
+                    },
+                    None => Position {
+                        upstream: self.at.upstream.clone(),
+                        skip: i + 1,
+                    },
                 }
             } else {
-                Position { upstream: self.at.upstream.clone(), skip: i + 1 }
+                Position {
+                    upstream: self.at.upstream.clone(),
+                    skip: i + 1,
+                }
             };
             if let Some(n) = node(item) {
                 conn.edges.push(Edge::new(cursor.encode(), n));
@@ -107,12 +124,18 @@ mod tests {
     use super::*;
 
     fn page(items: std::ops::Range<u32>, next: Option<&str>) -> Page<u32> {
-        Page { items: items.collect(), next_cursor: next.map(str::to_owned) }
+        Page {
+            items: items.collect(),
+            next_cursor: next.map(str::to_owned),
+        }
     }
 
     #[test]
     fn cursors_round_trip() {
-        let p = Position { upstream: Some("abc|def".into()), skip: 3 };
+        let p = Position {
+            upstream: Some("abc|def".into()),
+            skip: 3,
+        };
         assert_eq!(Position::decode(&p.encode()).unwrap(), p);
         assert!(Position::decode("%%%").is_err());
     }

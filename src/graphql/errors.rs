@@ -36,9 +36,11 @@ pub(crate) fn invalid_id(err: InvalidId) -> Error {
 pub(crate) fn upstream(err: &UpstreamError) -> Error {
     tracing::warn!(error = %err, "upstream call failed");
     let platform = err.platform().slug();
-    Error::new(format!("{platform} is unavailable; this part of the answer is missing"))
-        .extend_with(|_, e| {
-            e.set("code", code::UPSTREAM_UNAVAILABLE);
-            e.set("platform", platform);
-        })
+    Error::new(format!(
+        "{platform} is unavailable; this part of the answer is missing"
+    ))
+    .extend_with(|_, e| {
+        e.set("code", code::UPSTREAM_UNAVAILABLE);
+        e.set("platform", platform);
+    })
 }

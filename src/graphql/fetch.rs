@@ -9,7 +9,9 @@ use super::loaders::*;
 use super::session;
 use super::types::*;
 use crate::auth::policy;
-use crate::domain::{self, CaseId, DocumentId, DocumentKind, IssueId, PartnerId, TgDocumentId, TransactionId};
+use crate::domain::{
+    self, CaseId, DocumentId, DocumentKind, IssueId, PartnerId, TgDocumentId, TransactionId,
+};
 
 type Result<T> = async_graphql::Result<T>;
 
@@ -18,18 +20,33 @@ pub(crate) async fn partner(ctx: &Context<'_>, id: &PartnerId) -> Result<Option<
     if !policy::can_see_partner(&s.principal, id) {
         return Ok(None);
     }
-    let p = s.loaders.tg.load_one(id.clone()).await.map_err(|e| upstream(&e))?;
+    let p = s
+        .loaders
+        .tg
+        .load_one(id.clone())
+        .await
+        .map_err(|e| upstream(&e))?;
     Ok(p.map(TradingPartner))
 }
 
 pub(crate) async fn issue(ctx: &Context<'_>, id: &IssueId) -> Result<Option<PartnerIssue>> {
     let s = session(ctx)?;
-    let i = s.loaders.tg.load_one(id.clone()).await.map_err(|e| upstream(&e))?;
-    Ok(i.filter(|i| policy::can_see_partner(&s.principal, &i.partner_id))
-        .map(PartnerIssue))
+    let i = s
+        .loaders
+        .tg
+        .load_one(id.clone())
+        .await
+        .map_err(|e| upstream(&e))?;
+    Ok(
+        i.filter(|i| policy::can_see_partner(&s.principal, &i.partner_id))
+            .map(PartnerIssue),
+    )
 }
 
-pub(crate) fn visible_issues(ctx: &Context<'_>, issues: Vec<domain::Issue>) -> Result<Vec<PartnerIssue>> {
+pub(crate) fn visible_issues(
+    ctx: &Context<'_>,
+    issues: Vec<domain::Issue>,
+) -> Result<Vec<PartnerIssue>> {
     let s = session(ctx)?;
     Ok(issues
         .into_iter()
@@ -40,9 +57,16 @@ pub(crate) fn visible_issues(ctx: &Context<'_>, issues: Vec<domain::Issue>) -> R
 
 pub(crate) async fn case(ctx: &Context<'_>, id: &CaseId) -> Result<Option<Case>> {
     let s = session(ctx)?;
-    let c = s.loaders.cc.load_one(id.clone()).await.map_err(|e| upstream(&e))?;
-    Ok(c.filter(|c| policy::can_see_partner(&s.principal, &c.partner_id))
-        .map(Case))
+    let c = s
+        .loaders
+        .cc
+        .load_one(id.clone())
+        .await
+        .map_err(|e| upstream(&e))?;
+    Ok(
+        c.filter(|c| policy::can_see_partner(&s.principal, &c.partner_id))
+            .map(Case),
+    )
 }
 
 pub(crate) fn visible_cases(ctx: &Context<'_>, cases: Vec<domain::Case>) -> Result<Vec<Case>> {
@@ -54,15 +78,28 @@ pub(crate) fn visible_cases(ctx: &Context<'_>, cases: Vec<domain::Case>) -> Resu
         .collect())
 }
 
-pub(crate) async fn transaction(ctx: &Context<'_>, id: &TransactionId) -> Result<Option<Transaction>> {
+pub(crate) async fn transaction(
+    ctx: &Context<'_>,
+    id: &TransactionId,
+) -> Result<Option<Transaction>> {
     let s = session(ctx)?;
-    let t = s.loaders.tg.load_one(id.clone()).await.map_err(|e| upstream(&e))?;
-    Ok(t.filter(|t| policy::can_see_partner(&s.principal, &t.partner_id))
-        .map(Transaction))
+    let t = s
+        .loaders
+        .tg
+        .load_one(id.clone())
+        .await
+        .map_err(|e| upstream(&e))?;
+    Ok(
+        t.filter(|t| policy::can_see_partner(&s.principal, &t.partner_id))
+            .map(Transaction),
+    )
 }
 
 /// Several transactions, in the order asked, skipping unknown and invisible ones.
-pub(crate) async fn transactions(ctx: &Context<'_>, ids: &[TransactionId]) -> Result<Vec<Transaction>> {
+pub(crate) async fn transactions(
+    ctx: &Context<'_>,
+    ids: &[TransactionId],
+) -> Result<Vec<Transaction>> {
     let s = session(ctx)?;
     let mut found = s
         .loaders
@@ -152,7 +189,13 @@ pub(crate) async fn document(ctx: &Context<'_>, id: &DocumentId) -> Result<Optio
             if !policy::can_see_internal(&s.principal) {
                 return Ok(None);
             }
-            let Some(entry) = s.loaders.cc.load_one(id.clone()).await.map_err(|e| upstream(&e))? else {
+            let Some(entry) = s
+                .loaders
+                .cc
+                .load_one(id.clone())
+                .await
+                .map_err(|e| upstream(&e))?
+            else {
                 return Ok(None);
             };
             let Some(case) = s
@@ -164,14 +207,19 @@ pub(crate) async fn document(ctx: &Context<'_>, id: &DocumentId) -> Result<Optio
             else {
                 return Ok(None);
             };
-            Ok(evidence_documents(ctx, &[entry], &case.partner_id).await?.pop())
+            Ok(evidence_documents(ctx, &[entry], &case.partner_id)
+                .await?
+                .pop())
         }
     }
 }
 
 /// Documents shared in an issue; also primes the by-id cache so evidence that
 /// links those same documents needs no further call.
-pub(crate) async fn documents_of_issue(ctx: &Context<'_>, issue: &IssueId) -> Result<Vec<Document>> {
+pub(crate) async fn documents_of_issue(
+    ctx: &Context<'_>,
+    issue: &IssueId,
+) -> Result<Vec<Document>> {
     let s = session(ctx)?;
     let docs = s
         .loaders

@@ -5,7 +5,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use std::sync::Mutex;
+
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use futures::future::{BoxFuture, FutureExt, Shared};
 
 use crate::domain::*;
 use crate::upstream::{core_case, trading_grid, CoreCase, TradingGrid, UpstreamError};
@@ -39,8 +42,75 @@ pub(crate) struct ResolutionOfCase(pub CaseId);
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct CasesOfTransaction(pub TransactionId);
 
-pub(crate) struct TgLoader(pub Arc<dyn TradingGrid>);
-pub(crate) struct CcLoader(pub Arc<dyn CoreCase>);
+/// Batches of one key type started in this request, by key: a key asked for
+/// while its batch is in flight waits on that batch instead of starting another
+/// fetch. (A DataLoader dispatches a batch after a short delay; keys that arrive
+/// later, e.g. from list items polled in a later tick, would otherwise refetch.)
+pub(crate) struct Coalescer<K, V> {
+    inflight: Mutex<HashMap<K, Batch<K, V>>>,
+}
+
+type Batch<K, V> = Shared<BoxFuture<'static, Result<Arc<HashMap<K, V>>, LoadError>>>;
+
+impl<K, V> Default for Coalescer<K, V> {
+    fn default() -> Self {
+        Self {
+            inflight: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K, V> Coalescer<K, V>
+where
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    async fn load<F>(
+        &self,
+        keys: &[K],
+        fetch: impl FnOnce(Vec<K>) -> F,
+    ) -> Result<HashMap<K, V>, LoadError>
+    where
+        F: std::future::Future<Output = Result<HashMap<K, V>, LoadError>> + Send + 'static,
+    {
+        let mut batches: Vec<Batch<K, V>> = Vec::new();
+        {
+            // Check and register under one lock so two loads never both fetch a key.
+            let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+            let mut fresh = Vec::new();
+            for k in keys {
+                match inflight.get(k) {
+                    Some(b) => {
+                        if !batches.iter().any(|x| x.ptr_eq(b)) {
+                            batches.push(b.clone());
+                        }
+                    }
+                    None => fresh.push(k.clone()),
+                }
+            }
+            if !fresh.is_empty() {
+                let batch = fetch(fresh.clone())
+                    .map(|r| r.map(Arc::new))
+                    .boxed()
+                    .shared();
+                for k in fresh {
+                    inflight.insert(k, batch.clone());
+                }
+                batches.push(batch);
+            }
+        }
+        let mut out = HashMap::with_capacity(keys.len());
+        for batch in batches {
+            let found = batch.await?;
+            for k in keys {
+                if let Some(v) = found.get(k) {
+                    out.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        Ok(out)
+    }
+}
 
 /// Index records by id, keeping only the requested keys.
 fn by_key<K, V>(items: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, V>
@@ -52,7 +122,12 @@ where
 
 /// Group records under their parent key; every requested key gets an entry (maybe
 /// empty) so the per-request cache remembers "none" too.
-fn grouped<K, P, V>(keys: &[K], items: Vec<V>, parent: impl Fn(&V) -> Vec<P>, wrap: impl Fn(P) -> K) -> HashMap<K, Vec<V>>
+fn grouped<K, P, V>(
+    keys: &[K],
+    items: Vec<V>,
+    parent: impl Fn(&V) -> Vec<P>,
+    wrap: impl Fn(P) -> K,
+) -> HashMap<K, Vec<V>>
 where
     K: std::hash::Hash + Eq + Clone,
     V: Clone,
@@ -68,120 +143,136 @@ where
     map
 }
 
-macro_rules! loader {
-    ($loader:ty, $key:ty => $value:ty, |$this:ident, $keys:ident| $body:expr) => {
-        impl Loader<$key> for $loader {
-            type Value = $value;
-            type Error = LoadError;
-            async fn load(&self, $keys: &[$key]) -> Result<HashMap<$key, $value>, LoadError> {
-                let $this = &self.0;
-                $body.map_err(Arc::new)
+macro_rules! loaders {
+    ($loader:ident($conn:ty) {
+        $($field:ident: $key:ty => $value:ty = |$client:ident, $keys:ident| $body:expr;)*
+    }) => {
+        pub(crate) struct $loader {
+            client: Arc<$conn>,
+            $($field: Coalescer<$key, $value>,)*
+        }
+
+        impl $loader {
+            fn new(client: Arc<$conn>) -> Self {
+                Self {
+                    client,
+                    $($field: Coalescer::default(),)*
+                }
             }
         }
+
+        $(
+            impl Loader<$key> for $loader {
+                type Value = $value;
+                type Error = LoadError;
+                async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $value>, LoadError> {
+                    let $client = self.client.clone();
+                    self.$field
+                        .load(keys, move |$keys: Vec<$key>| async move {
+                            let $keys = &$keys[..];
+                            $body.map_err(Arc::new)
+                        })
+                        .await
+                }
+            }
+        )*
     };
 }
 
-loader!(TgLoader, PartnerId => Partner, |tg, keys| tg
-    .partners(keys)
-    .await
-    .map(|v| by_key(v, |p| p.id.clone())));
-
-loader!(TgLoader, IssueId => Issue, |tg, keys| tg
-    .issues(keys)
-    .await
-    .map(|v| by_key(v, |i| i.id.clone())));
-
-loader!(TgLoader, TgDocumentId => Document, |tg, keys| tg
-    .documents(keys)
-    .await
-    .map(|v| by_key(v, |d| match &d.id {
-        DocumentId::TradingGrid(id) => id.clone(),
-        DocumentId::CoreCase(id) => TgDocumentId::from_upstream(id.to_string()),
-    })));
-
-loader!(TgLoader, TransactionId => Transaction, |tg, keys| tg
-    .transactions(keys)
-    .await
-    .map(|v| by_key(v, |t| t.id.clone())));
-
-loader!(TgLoader, DocsOfIssue => Vec<Document>, |tg, keys| {
-    let ids: Vec<IssueId> = keys.iter().map(|k| k.0.clone()).collect();
-    tg.documents_of(&ids)
+loaders!(TgLoader(dyn TradingGrid) {
+    partners: PartnerId => Partner = |tg, keys| tg
+        .partners(keys)
         .await
-        .map(|v| grouped(keys, v, |d| d.issue_id.iter().cloned().collect(), DocsOfIssue))
+        .map(|v| by_key(v, |p| p.id.clone()));
+    issues: IssueId => Issue = |tg, keys| tg
+        .issues(keys)
+        .await
+        .map(|v| by_key(v, |i| i.id.clone()));
+    documents: TgDocumentId => Document = |tg, keys| tg
+        .documents(keys)
+        .await
+        .map(|v| v
+            .into_iter()
+            .filter_map(|d| match &d.id {
+                DocumentId::TradingGrid(id) => Some((id.clone(), d)),
+                DocumentId::CoreCase(_) => None,
+            })
+            .collect());
+    transactions: TransactionId => Transaction = |tg, keys| tg
+        .transactions(keys)
+        .await
+        .map(|v| by_key(v, |t| t.id.clone()));
+    docs_of_issue: DocsOfIssue => Vec<Document> = |tg, keys| {
+        let ids: Vec<IssueId> = keys.iter().map(|k| k.0.clone()).collect();
+        tg.documents_of(&ids)
+            .await
+            .map(|v| grouped(keys, v, |d| d.issue_id.iter().cloned().collect(), DocsOfIssue))
+    };
+    messages_of_issue: MessagesOfIssue => Vec<Message> = |tg, keys| {
+        let ids: Vec<IssueId> = keys.iter().map(|k| k.0.clone()).collect();
+        tg.messages_of(&ids)
+            .await
+            .map(|v| grouped(keys, v, |m| vec![m.issue_id.clone()], MessagesOfIssue))
+    };
+    issues_of_transaction: IssuesOfTransaction => Vec<Issue> = |tg, keys| {
+        let ids: Vec<TransactionId> = keys.iter().map(|k| k.0.clone()).collect();
+        tg.issues_by_transactions(&ids)
+            .await
+            .map(|v| grouped(keys, v, |i| i.transaction_ids.clone(), IssuesOfTransaction))
+    };
 });
 
-loader!(TgLoader, MessagesOfIssue => Vec<Message>, |tg, keys| {
-    let ids: Vec<IssueId> = keys.iter().map(|k| k.0.clone()).collect();
-    tg.messages_of(&ids)
+loaders!(CcLoader(dyn CoreCase) {
+    cases: CaseId => Case = |cc, keys| cc
+        .cases(keys)
         .await
-        .map(|v| grouped(keys, v, |m| vec![m.issue_id.clone()], MessagesOfIssue))
-});
-
-loader!(TgLoader, IssuesOfTransaction => Vec<Issue>, |tg, keys| {
-    let ids: Vec<TransactionId> = keys.iter().map(|k| k.0.clone()).collect();
-    tg.issues_by_transactions(&ids)
+        .map(|v| by_key(v, |c| c.id.clone()));
+    evidence: EvidenceId => Evidence = |cc, keys| cc
+        .evidence(keys)
         .await
-        .map(|v| grouped(keys, v, |i| i.transaction_ids.clone(), IssuesOfTransaction))
-});
-
-loader!(CcLoader, CaseId => Case, |cc, keys| cc
-    .cases(keys)
-    .await
-    .map(|v| by_key(v, |c| c.id.clone())));
-
-loader!(CcLoader, EvidenceId => Evidence, |cc, keys| cc
-    .evidence(keys)
-    .await
-    .map(|v| by_key(v, |e| e.id.clone())));
-
-loader!(CcLoader, EvidenceOfCase => Vec<Evidence>, |cc, keys| {
-    let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
-    cc.evidence_of(&ids)
-        .await
-        .map(|v| grouped(keys, v, |e| vec![e.case_id.clone()], EvidenceOfCase))
-});
-
-loader!(CcLoader, EvidenceOfDocument => Vec<Evidence>, |cc, keys| {
-    let ids: Vec<TgDocumentId> = keys.iter().map(|k| k.0.clone()).collect();
-    cc.evidence_by_source(&ids)
-        .await
-        .map(|v| grouped(keys, v, |e| e.source.iter().cloned().collect(), EvidenceOfDocument))
-});
-
-loader!(CcLoader, TasksOfCase => Vec<Task>, |cc, keys| {
-    let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
-    cc.tasks_of(&ids)
-        .await
-        .map(|v| grouped(keys, v, |t| vec![t.case_id.clone()], TasksOfCase))
-});
-
-loader!(CcLoader, NotesOfCase => Vec<Note>, |cc, keys| {
-    let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
-    cc.notes_of(&ids)
-        .await
-        .map(|v| grouped(keys, v, |n| vec![n.case_id.clone()], NotesOfCase))
-});
-
-loader!(CcLoader, HistoryOfCase => Vec<HistoryEntry>, |cc, keys| {
-    let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
-    cc.history_of(&ids)
-        .await
-        .map(|v| grouped(keys, v, |h| vec![h.case_id.clone()], HistoryOfCase))
-});
-
-loader!(CcLoader, ResolutionOfCase => Resolution, |cc, keys| {
-    let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
-    cc.resolutions_of(&ids)
-        .await
-        .map(|v| by_key(v, |r| ResolutionOfCase(r.case_id.clone())))
-});
-
-loader!(CcLoader, CasesOfTransaction => Vec<Case>, |cc, keys| {
-    let ids: Vec<TransactionId> = keys.iter().map(|k| k.0.clone()).collect();
-    cc.cases_by_transactions(&ids)
-        .await
-        .map(|v| grouped(keys, v, |c| c.transaction_ids.clone(), CasesOfTransaction))
+        .map(|v| by_key(v, |e| e.id.clone()));
+    evidence_of_case: EvidenceOfCase => Vec<Evidence> = |cc, keys| {
+        let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
+        cc.evidence_of(&ids)
+            .await
+            .map(|v| grouped(keys, v, |e| vec![e.case_id.clone()], EvidenceOfCase))
+    };
+    evidence_of_document: EvidenceOfDocument => Vec<Evidence> = |cc, keys| {
+        let ids: Vec<TgDocumentId> = keys.iter().map(|k| k.0.clone()).collect();
+        cc.evidence_by_source(&ids)
+            .await
+            .map(|v| grouped(keys, v, |e| e.source.iter().cloned().collect(), EvidenceOfDocument))
+    };
+    tasks_of_case: TasksOfCase => Vec<Task> = |cc, keys| {
+        let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
+        cc.tasks_of(&ids)
+            .await
+            .map(|v| grouped(keys, v, |t| vec![t.case_id.clone()], TasksOfCase))
+    };
+    notes_of_case: NotesOfCase => Vec<Note> = |cc, keys| {
+        let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
+        cc.notes_of(&ids)
+            .await
+            .map(|v| grouped(keys, v, |n| vec![n.case_id.clone()], NotesOfCase))
+    };
+    history_of_case: HistoryOfCase => Vec<HistoryEntry> = |cc, keys| {
+        let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
+        cc.history_of(&ids)
+            .await
+            .map(|v| grouped(keys, v, |h| vec![h.case_id.clone()], HistoryOfCase))
+    };
+    resolution_of_case: ResolutionOfCase => Resolution = |cc, keys| {
+        let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
+        cc.resolutions_of(&ids)
+            .await
+            .map(|v| by_key(v, |r| ResolutionOfCase(r.case_id.clone())))
+    };
+    cases_of_transaction: CasesOfTransaction => Vec<Case> = |cc, keys| {
+        let ids: Vec<TransactionId> = keys.iter().map(|k| k.0.clone()).collect();
+        cc.cases_by_transactions(&ids)
+            .await
+            .map(|v| grouped(keys, v, |c| c.transaction_ids.clone(), CasesOfTransaction))
+    };
 });
 
 /// The loaders of one request. Built fresh per request so nothing one caller
@@ -194,10 +285,48 @@ pub(crate) struct Loaders {
 impl Loaders {
     pub fn new(tg: Arc<dyn TradingGrid>, cc: Arc<dyn CoreCase>) -> Self {
         Self {
-            tg: DataLoader::with_cache(TgLoader(tg), tokio::spawn, HashMapCache::default())
+            tg: DataLoader::with_cache(TgLoader::new(tg), tokio::spawn, HashMapCache::default())
                 .max_batch_size(trading_grid::MAX_IDS),
-            cc: DataLoader::with_cache(CcLoader(cc), tokio::spawn, HashMapCache::default())
+            cc: DataLoader::with_cache(CcLoader::new(cc), tokio::spawn, HashMapCache::default())
                 .max_batch_size(core_case::MAX_IDS),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn a_key_asked_for_while_its_batch_is_in_flight_is_not_fetched_again() {
+        let coalescer: Arc<Coalescer<u32, u32>> = Arc::default();
+        let fetched = Arc::new(AtomicUsize::new(0));
+        let (release, gate) = tokio::sync::watch::channel(false);
+        let fetch = |fetched: Arc<AtomicUsize>, mut gate: tokio::sync::watch::Receiver<bool>| {
+            move |keys: Vec<u32>| async move {
+                fetched.fetch_add(keys.len(), Ordering::SeqCst);
+                let _ = gate.wait_for(|open| *open).await;
+                Ok(keys.into_iter().map(|k| (k, k * 10)).collect())
+            }
+        };
+        let first = {
+            let (c, f, g) = (coalescer.clone(), fetched.clone(), gate.clone());
+            tokio::spawn(async move { c.load(&[1, 2], fetch(f, g)).await })
+        };
+        tokio::task::yield_now().await;
+        let second = {
+            let (c, f, g) = (coalescer.clone(), fetched.clone(), gate.clone());
+            tokio::spawn(async move { c.load(&[2, 3], fetch(f, g)).await })
+        };
+        tokio::task::yield_now().await;
+        release.send(true).unwrap();
+        let first = first.await.unwrap().unwrap();
+        let second = second.await.unwrap().unwrap();
+        assert_eq!(first[&2], 20);
+        assert_eq!(second[&2], 20);
+        assert_eq!(second[&3], 30);
+        // Keys 1, 2 and 3 were each fetched once.
+        assert_eq!(fetched.load(Ordering::SeqCst), 3);
     }
 }

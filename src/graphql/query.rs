@@ -9,7 +9,10 @@ use super::errors::{bad_input, forbidden, invalid_id, upstream};
 use super::types::*;
 use super::{fetch, services, session};
 use crate::auth::{policy, Role};
-use crate::domain::{self, CaseFilter, CaseId, CaseStatus, DocumentId, DocumentKind, InvalidId, IssueFilter, IssueId, NodeId, PartnerId, ResolutionFilter, TgDocumentId, TransactionFilter, TransactionId};
+use crate::domain::{
+    self, CaseFilter, CaseId, CaseStatus, DocumentId, InvalidId, IssueFilter, IssueId, NodeId,
+    PartnerId, ResolutionFilter, TransactionFilter, TransactionId,
+};
 
 type Result<T> = async_graphql::Result<T>;
 
@@ -88,7 +91,9 @@ pub(crate) async fn cases(
     let f = filter.unwrap_or_default();
     let principal = &session(ctx)?.principal;
     if f.statuses.is_some() && !policy::can_see_internal(principal) {
-        return Err(forbidden("filtering by internal status is for the operations team; filter by milestone"));
+        return Err(forbidden(
+            "filtering by internal status is for the operations team; filter by milestone",
+        ));
     }
     // Milestones and statuses both narrow the set of internal statuses asked for.
     let mut statuses: Option<Vec<CaseStatus>> = f.statuses;
@@ -96,7 +101,10 @@ pub(crate) async fn cases(
         let from_milestones: Vec<CaseStatus> =
             milestones.iter().flat_map(|m| m.statuses()).collect();
         statuses = Some(match statuses {
-            Some(s) => s.into_iter().filter(|s| from_milestones.contains(s)).collect(),
+            Some(s) => s
+                .into_iter()
+                .filter(|s| from_milestones.contains(s))
+                .collect(),
             None => from_milestones,
         });
     }
@@ -243,7 +251,11 @@ impl Query {
             if args.at == Default::default() {
                 if let Some(p) = fetch::partner(ctx, own).await? {
                     conn.edges.push(async_graphql::connection::Edge::new(
-                        super::connection::Position { upstream: None, skip: 1 }.encode(),
+                        super::connection::Position {
+                            upstream: None,
+                            skip: 1,
+                        }
+                        .encode(),
                         p,
                     ));
                 }
@@ -301,8 +313,10 @@ impl Query {
                 .collect()
         };
         Ok(args.connection(page, |r: domain::Resolution| {
-            (internal || (visible_cases.contains(&r.case_id) && policy::can_see_resolution(&s.principal, &r)))
-                .then_some(Resolution(r))
+            (internal
+                || (visible_cases.contains(&r.case_id)
+                    && policy::can_see_resolution(&s.principal, &r)))
+            .then_some(Resolution(r))
         }))
     }
 }

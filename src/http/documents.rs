@@ -20,7 +20,13 @@ pub(crate) async fn content(
 ) -> Response {
     let id = match DocumentId::parse(&id) {
         Ok(id) => id,
-        Err(e) => return error_response(StatusCode::BAD_REQUEST, code::BAD_USER_INPUT, &e.to_string()),
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                code::BAD_USER_INPUT,
+                &e.to_string(),
+            )
+        }
     };
     let result = match &id {
         DocumentId::TradingGrid(id) => community_document(&state, &principal, id).await,
@@ -96,12 +102,24 @@ fn stream(name: String, content: Content) -> Response {
     // Only characters that cannot break out of the quoted header value.
     let safe: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "._- ".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._- ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     resp
 }

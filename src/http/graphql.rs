@@ -92,7 +92,9 @@ async fn execute(
         if !has_code {
             // Errors async-graphql raises itself: unparsable documents, unknown
             // fields, arguments of the wrong type, limits exceeded.
-            let ext = err.extensions.get_or_insert_with(ErrorExtensionValues::default);
+            let ext = err
+                .extensions
+                .get_or_insert_with(ErrorExtensionValues::default);
             ext.set("code", code::BAD_USER_INPUT);
         }
     }
@@ -130,9 +132,10 @@ async fn execute(
 /// Whether a document's operation is a mutation (first operation keyword).
 fn is_mutation(query: &str) -> bool {
     match async_graphql::parser::parse_query(query) {
-        Ok(doc) => doc.operations.iter().any(|(_, op)| {
-            op.node.ty == async_graphql::parser::types::OperationType::Mutation
-        }),
+        Ok(doc) => doc
+            .operations
+            .iter()
+            .any(|(_, op)| op.node.ty == async_graphql::parser::types::OperationType::Mutation),
         Err(_) => false,
     }
 }

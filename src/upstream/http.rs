@@ -137,7 +137,11 @@ impl UpstreamHttp {
         *self.token.lock().await = None;
     }
 
-    async fn status_error(&self, operation: &'static str, resp: reqwest::Response) -> UpstreamError {
+    async fn status_error(
+        &self,
+        operation: &'static str,
+        resp: reqwest::Response,
+    ) -> UpstreamError {
         let status = resp.status().as_u16();
         let body = resp.bytes().await.unwrap_or_default();
         let (code, message) = (self.parse_error)(&body).unwrap_or_else(|| {

@@ -24,16 +24,26 @@ async fn a_partner_downloads_its_own_document_and_the_bytes_match_the_hash() {
     let (own, _) = own_and_foreign_documents(&app).await;
     let resp = app
         .http
-        .get(format!("{}{}", app.url, own["downloadUrl"].as_str().unwrap()))
+        .get(format!(
+            "{}{}",
+            app.url,
+            own["downloadUrl"].as_str().unwrap()
+        ))
         .bearer_auth(partner("TP-0001"))
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    assert_eq!(resp.headers()["content-type"], own["contentType"].as_str().unwrap());
+    assert_eq!(
+        resp.headers()["content-type"],
+        own["contentType"].as_str().unwrap()
+    );
     let bytes = resp.bytes().await.unwrap();
     assert_eq!(bytes.len() as u64, own["sizeBytes"].as_u64().unwrap());
-    assert_eq!(hex::encode(Sha256::digest(&bytes)), own["sha256"].as_str().unwrap());
+    assert_eq!(
+        hex::encode(Sha256::digest(&bytes)),
+        own["sha256"].as_str().unwrap()
+    );
 }
 
 #[tokio::test]
@@ -41,7 +51,13 @@ async fn another_partners_document_is_not_found_and_anonymous_downloads_are_refu
     let app = spawn_app().await;
     let (_, foreign) = own_and_foreign_documents(&app).await;
     let url = format!("{}{}", app.url, foreign["downloadUrl"].as_str().unwrap());
-    let resp = app.http.get(&url).bearer_auth(partner("TP-0001")).send().await.unwrap();
+    let resp = app
+        .http
+        .get(&url)
+        .bearer_auth(partner("TP-0001"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 404);
     let resp = app.http.get(&url).send().await.unwrap();
     assert_eq!(resp.status(), 401);

@@ -9,7 +9,13 @@ use crate::helpers::*;
 async fn requests_without_a_valid_token_get_401() {
     let app = spawn_app().await;
     let url = format!("{}/graphql", app.url);
-    let none = app.http.post(&url).json(&json!({ "query": "{ me { role } }" })).send().await.unwrap();
+    let none = app
+        .http
+        .post(&url)
+        .json(&json!({ "query": "{ me { role } }" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(none.status(), 401);
     let body: serde_json::Value = none.json().await.unwrap();
     assert_eq!(error_codes(&body), vec!["UNAUTHENTICATED"]);
@@ -70,12 +76,16 @@ async fn unknown_ids_are_null_without_errors() {
 #[tokio::test]
 async fn a_failing_platform_yields_partial_data_and_names_the_platform() {
     let app = spawn_app().await;
-    app.set_faults(Platform::CoreCase, json!({ "error_rate": 1.0 })).await;
+    app.set_faults(Platform::CoreCase, json!({ "error_rate": 1.0 }))
+        .await;
 
     let body = app.graphql(&partner("TP-0001"), DASHBOARD, json!({})).await;
 
     let issues = nodes(&body["data"]["partnerIssues"]);
-    assert!(!issues.is_empty(), "Trading Grid data still answers: {body:#}");
+    assert!(
+        !issues.is_empty(),
+        "Trading Grid data still answers: {body:#}"
+    );
     assert!(issues.iter().all(|i| i["partner"]["id"] == "TP-0001"));
     assert!(issues.iter().all(|i| i["case"].is_null()));
     let errors = body["errors"].as_array().expect("errors");
@@ -83,13 +93,19 @@ async fn a_failing_platform_yields_partial_data_and_names_the_platform() {
     for e in errors {
         assert_eq!(e["extensions"]["code"], "UPSTREAM_UNAVAILABLE");
         assert_eq!(e["extensions"]["platform"], "core-case");
-        assert!(!e["message"].as_str().unwrap().contains("UNAVAILABLE\""), "no upstream body leaks");
+        assert!(
+            !e["message"].as_str().unwrap().contains("UNAVAILABLE\""),
+            "no upstream body leaks"
+        );
     }
 
     // And back when the platform recovers.
-    app.set_faults(Platform::CoreCase, json!({ "error_rate": 0.0 })).await;
+    app.set_faults(Platform::CoreCase, json!({ "error_rate": 0.0 }))
+        .await;
     let data = app.data(&partner("TP-0001"), DASHBOARD, json!({})).await;
-    assert!(nodes(&data["partnerIssues"]).iter().any(|i| !i["case"].is_null()));
+    assert!(nodes(&data["partnerIssues"])
+        .iter()
+        .any(|i| !i["case"].is_null()));
 }
 
 #[tokio::test]
@@ -130,7 +146,8 @@ async fn health_and_readiness_follow_the_upstreams() {
     let get = |p: &'static str| app.http.get(format!("{}{p}", app.url)).send();
     assert_eq!(get("/healthz").await.unwrap().status(), 200);
     assert_eq!(get("/readyz").await.unwrap().status(), 200);
-    app.set_faults(Platform::TradingGrid, json!({ "error_rate": 1.0 })).await;
+    app.set_faults(Platform::TradingGrid, json!({ "error_rate": 1.0 }))
+        .await;
     let resp = get("/readyz").await.unwrap();
     assert_eq!(resp.status(), 503);
     let body: serde_json::Value = resp.json().await.unwrap();

@@ -114,8 +114,16 @@ async fn internal_case_fields_are_forbidden_to_partners() {
         .await;
     let case = nodes(&data["cases"])[0]["id"].clone();
     for field in [
-        "status", "priority", "title", "description", "assignee", "team", "slaDueAt",
-        "tasks { id }", "notes { body }", "history { action }",
+        "status",
+        "priority",
+        "title",
+        "description",
+        "assignee",
+        "team",
+        "slaDueAt",
+        "tasks { id }",
+        "notes { body }",
+        "history { action }",
     ] {
         let body = app
             .graphql(
@@ -125,7 +133,10 @@ async fn internal_case_fields_are_forbidden_to_partners() {
             )
             .await;
         assert_eq!(error_codes(&body), vec!["FORBIDDEN"], "{field}: {body:#}");
-        assert_eq!(body["data"]["case"]["id"], case, "partner-safe fields still answer");
+        assert_eq!(
+            body["data"]["case"]["id"], case,
+            "partner-safe fields still answer"
+        );
         let text = body.to_string();
         assert!(!text.contains("[internal]"), "internal text leaked: {text}");
     }

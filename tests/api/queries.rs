@@ -51,7 +51,9 @@ async fn the_dashboard_query_makes_at_most_eight_upstream_calls() {
         .sum();
     assert!(evidence > 0, "cases on the dashboard carry evidence");
     assert!(
-        issues.iter().any(|i| i["case"]["resolution"]["summary"].is_string()),
+        issues
+            .iter()
+            .any(|i| i["case"]["resolution"]["summary"].is_string()),
         "some cases on the dashboard are resolved"
     );
 }
@@ -81,15 +83,22 @@ async fn paging_with_end_cursor_continues_without_gaps_or_repeats() {
     let first = app.data(&agent(), q, json!({ "first": 10 })).await;
     assert_eq!(first["partnerIssues"]["pageInfo"]["hasNextPage"], true);
     let end = first["partnerIssues"]["pageInfo"]["endCursor"].clone();
-    let second = app.data(&agent(), q, json!({ "first": 20, "after": end })).await;
+    let second = app
+        .data(&agent(), q, json!({ "first": 20, "after": end }))
+        .await;
     let mut paged: Vec<Value> = issues_of(&first).iter().map(|n| n["id"].clone()).collect();
     paged.extend(issues_of(&second).iter().map(|n| n["id"].clone()));
     assert_eq!(paged, all_ids);
 
     // Resuming after an edge in the middle of a page works too.
     let mid = first["partnerIssues"]["edges"][4]["cursor"].clone();
-    let resumed = app.data(&agent(), q, json!({ "first": 3, "after": mid })).await;
-    let resumed: Vec<Value> = issues_of(&resumed).iter().map(|n| n["id"].clone()).collect();
+    let resumed = app
+        .data(&agent(), q, json!({ "first": 3, "after": mid }))
+        .await;
+    let resumed: Vec<Value> = issues_of(&resumed)
+        .iter()
+        .map(|n| n["id"].clone())
+        .collect();
     assert_eq!(resumed, all_ids[5..8].to_vec());
 }
 
@@ -124,7 +133,10 @@ async fn filters_narrow_issues_cases_and_transactions() {
     assert!(!txs.is_empty());
     for t in txs {
         assert!(t["status"] == "FAILED" || t["status"] == "REJECTED");
-        assert!(!t["errors"].as_array().unwrap().is_empty(), "failed transactions say why");
+        assert!(
+            !t["errors"].as_array().unwrap().is_empty(),
+            "failed transactions say why"
+        );
     }
 }
 
@@ -157,7 +169,11 @@ async fn resolutions_are_searchable() {
     assert!(!hits.is_empty());
     let needle = word.to_lowercase();
     for r in hits {
-        let text = format!("{} {} {}", r["summary"], r["rootCause"], r["correctiveActions"]).to_lowercase();
+        let text = format!(
+            "{} {} {}",
+            r["summary"], r["rootCause"], r["correctiveActions"]
+        )
+        .to_lowercase();
         assert!(text.contains(&needle), "{needle} not in {text}");
         assert!(r["case"]["id"].is_string());
     }

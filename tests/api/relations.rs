@@ -60,7 +60,10 @@ async fn case_evidence_documents_lead_back_to_the_case_and_the_issue() {
         .iter()
         .any(|c| c["id"] == issue["case"]["id"]));
     assert!(d["issue"]["id"].is_string());
-    assert_eq!(d["downloadUrl"], format!("/documents/{}/content", doc.as_str().unwrap()));
+    assert_eq!(
+        d["downloadUrl"],
+        format!("/documents/{}/content", doc.as_str().unwrap())
+    );
 }
 
 #[tokio::test]
@@ -76,7 +79,11 @@ async fn transactions_lead_to_their_issues_and_cases() {
         )
         .await;
     let t = &data["transaction"];
-    assert!(t["issues"].as_array().unwrap().iter().any(|i| i["id"] == issue["id"]));
+    assert!(t["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["id"] == issue["id"]));
     assert!(t["cases"]
         .as_array()
         .unwrap()
@@ -126,7 +133,10 @@ async fn node_resolves_every_kind_of_id() {
         ("TP-0001", "TradingPartner"),
         (issue["id"].as_str().unwrap(), "PartnerIssue"),
         (issue["documents"][0]["id"].as_str().unwrap(), "Document"),
-        (issue["transactions"][0]["id"].as_str().unwrap(), "Transaction"),
+        (
+            issue["transactions"][0]["id"].as_str().unwrap(),
+            "Transaction",
+        ),
         (issue["case"]["id"].as_str().unwrap(), "Case"),
     ];
     for (id, typename) in ids {

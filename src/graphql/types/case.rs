@@ -8,7 +8,9 @@ use super::{Document, InternalOnly, PartnerIssue, TradingPartner, Transaction};
 use crate::auth::policy;
 use crate::domain::{self, CaseOrigin, CaseStatus, CaseType, Milestone, Priority, TaskState, Team};
 use crate::graphql::errors::upstream;
-use crate::graphql::loaders::{EvidenceOfCase, HistoryOfCase, NotesOfCase, ResolutionOfCase, TasksOfCase};
+use crate::graphql::loaders::{
+    EvidenceOfCase, HistoryOfCase, NotesOfCase, ResolutionOfCase, TasksOfCase,
+};
 use crate::graphql::{fetch, session};
 
 /// A Core Case case tracking a partner issue or failed transactions.
@@ -57,8 +59,13 @@ impl Case {
         }
     }
     /// Transactions the case covers.
-    async fn transactions(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Transaction>>> {
-        fetch::transactions(ctx, &self.0.transaction_ids).await.map(Some)
+    async fn transactions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<Transaction>>> {
+        fetch::transactions(ctx, &self.0.transaction_ids)
+            .await
+            .map(Some)
     }
     /// Documents attached as evidence. Partners see the community documents among them.
     async fn evidence(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Document>>> {
@@ -150,7 +157,10 @@ impl Case {
     }
     /// What happened on the case, oldest first. Staff only.
     #[graphql(guard = "InternalOnly")]
-    async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<CaseHistoryEntry>>> {
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<CaseHistoryEntry>>> {
         let s = session(ctx)?;
         let entries = s
             .loaders
@@ -159,7 +169,9 @@ impl Case {
             .await
             .map_err(|e| upstream(&e))?
             .unwrap_or_default();
-        Ok(Some(entries.into_iter().map(CaseHistoryEntry::from).collect()))
+        Ok(Some(
+            entries.into_iter().map(CaseHistoryEntry::from).collect(),
+        ))
     }
 }
 

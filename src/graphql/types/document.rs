@@ -87,7 +87,10 @@ impl Document {
             .load_many(case_ids.iter().cloned())
             .await
             .map_err(|e| upstream(&e))?;
-        let cases = case_ids.iter().filter_map(|id| found.get(id).cloned()).collect();
+        let cases = case_ids
+            .iter()
+            .filter_map(|id| found.get(id).cloned())
+            .collect();
         fetch::visible_cases(ctx, cases).map(Some)
     }
 }

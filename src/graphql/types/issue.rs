@@ -68,8 +68,13 @@ impl PartnerIssue {
         fetch::documents_of_issue(ctx, &self.0.id).await.map(Some)
     }
     /// B2B transactions the thread is about.
-    async fn transactions(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Transaction>>> {
-        fetch::transactions(ctx, &self.0.transaction_ids).await.map(Some)
+    async fn transactions(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<Transaction>>> {
+        fetch::transactions(ctx, &self.0.transaction_ids)
+            .await
+            .map(Some)
     }
     /// The Core Case case tracking this issue, once escalated.
     async fn case(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Case>> {
@@ -106,7 +111,9 @@ impl Message {
     }
     /// Documents attached to this message.
     async fn documents(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Document>>> {
-        fetch::tg_documents(ctx, &self.0.document_ids).await.map(Some)
+        fetch::tg_documents(ctx, &self.0.document_ids)
+            .await
+            .map(Some)
     }
 }
 

@@ -21,7 +21,11 @@ use crate::auth::policy;
 
 /// Anything with a global id, fetchable with `node(id:)`.
 #[derive(Interface)]
-#[graphql(field(name = "id", ty = "ID", desc = "Globally unique id; its prefix names the kind."))]
+#[graphql(field(
+    name = "id",
+    ty = "ID",
+    desc = "Globally unique id; its prefix names the kind."
+))]
 pub(crate) enum Node {
     TradingPartner(TradingPartner),
     PartnerIssue(PartnerIssue),

@@ -4,7 +4,9 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, Object, ID};
 use chrono::{DateTime, Utc};
 
-use super::{Case, CaseFilterInput, PartnerIssue, PartnerIssueFilter, Transaction, TransactionFilterInput};
+use super::{
+    Case, CaseFilterInput, PartnerIssue, PartnerIssueFilter, Transaction, TransactionFilterInput,
+};
 use crate::domain::{self, PartnerTier};
 use crate::graphql::query;
 

@@ -167,7 +167,12 @@ impl TradingGrid for TradingGridClient {
     #[tracing::instrument(skip_all, fields(platform = "trading-grid", n = ids.len()))]
     async fn issues_by_transactions(&self, ids: &[TransactionId]) -> Result<Vec<Issue>> {
         let items: Vec<wire::Discussion> = self
-            .by_ids("list_discussions", "/v1/discussions", "transaction_ids", ids)
+            .by_ids(
+                "list_discussions",
+                "/v1/discussions",
+                "transaction_ids",
+                ids,
+            )
             .await?;
         Ok(items.into_iter().map(map::issue).collect())
     }
@@ -246,7 +251,10 @@ impl TradingGrid for TradingGridClient {
     #[tracing::instrument(skip_all, fields(platform = "trading-grid", id = %id))]
     async fn document_content(&self, id: &TgDocumentId) -> Result<Content> {
         self.http
-            .get_content("get_document_content", &format!("/v1/documents/{id}/content"))
+            .get_content(
+                "get_document_content",
+                &format!("/v1/documents/{id}/content"),
+            )
             .await
     }
 
