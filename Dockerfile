@@ -1,5 +1,5 @@
 # Build: docker build -t gridcase .
-FROM rust:1.85-bookworm AS build
+FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked

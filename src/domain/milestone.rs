@@ -23,12 +23,19 @@ pub enum Milestone {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
 pub enum CaseStatus {
+    /// Just opened.
     New,
+    /// Being assessed and routed.
     Triage,
+    /// Being worked on.
     InProgress,
+    /// Waiting for documents or answers from the partner.
     WaitingOnPartner,
+    /// Paused (e.g. waiting on a third party).
     OnHold,
+    /// Resolved.
     Resolved,
+    /// Closed after resolution.
     Closed,
     /// A status this gateway does not know yet.
     Other,

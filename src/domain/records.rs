@@ -48,10 +48,15 @@ pub struct PageRequest {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+/// A trading partner's commercial tier.
 pub enum PartnerTier {
+    /// Key partner with a dedicated relationship manager.
     Strategic,
+    /// Preferred partner.
     Preferred,
+    /// Standard terms.
     Standard,
+    /// A tier this gateway does not know yet.
     Other,
 }
 
@@ -68,6 +73,7 @@ pub struct Partner {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+/// What a partner issue is about.
 pub enum IssueKind {
     /// Goods arrived short, damaged or late against the shipment notice.
     ShipmentDiscrepancy,
@@ -85,11 +91,17 @@ pub enum IssueKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+/// Where a discussion stands on Trading Grid.
 pub enum IssueStatus {
+    /// The conversation is active.
     Open,
+    /// A case tracks the issue.
     Escalated,
+    /// The issue is resolved.
     Resolved,
+    /// The thread is closed.
     Closed,
+    /// A status this gateway does not know yet.
     Other,
 }
 
@@ -112,6 +124,7 @@ pub struct Issue {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+/// Which side of the relationship a message author is on.
 pub enum AuthorRole {
     /// Someone at the trading partner.
     Partner,
@@ -119,6 +132,7 @@ pub enum AuthorRole {
     Operator,
     /// An integration posting on the operations team's behalf.
     System,
+    /// A role this gateway does not know yet.
     Other,
 }
 
@@ -135,12 +149,19 @@ pub struct Message {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+/// What kind of business document a document is.
 pub enum DocumentKind {
+    /// A commercial invoice.
     Invoice,
+    /// What was packed in a shipment.
     PackingList,
+    /// Signed proof that goods were delivered.
     ProofOfDelivery,
+    /// A certificate of conformity, origin or similar.
     ComplianceCertificate,
+    /// A purchase order.
     PurchaseOrder,
+    /// Anything else (also kinds this gateway does not know yet).
     Other,
 }
 
@@ -173,32 +194,43 @@ impl Document {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+/// The EDI standard of a transaction.
 pub enum EdiStandard {
+    /// ANSI ASC X12.
     X12,
+    /// UN/EDIFACT.
     Edifact,
+    /// A standard this gateway does not know yet.
     Other,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+/// Which way a transaction travelled.
 pub enum Direction {
     /// From the partner to us.
     Inbound,
     /// From us to the partner.
     Outbound,
+    /// A direction this gateway does not know yet.
     Other,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+/// Delivery status of a transaction.
 pub enum TransactionStatus {
+    /// Delivered and, where expected, acknowledged.
     Delivered,
+    /// Could not be delivered or processed.
     Failed,
+    /// The receiver rejected it (e.g. a negative 997/CONTRL).
     Rejected,
     /// Sent; the functional acknowledgement has not arrived yet.
     AwaitingAcknowledgement,
     /// Sent; the functional acknowledgement is past due.
     AcknowledgementOverdue,
+    /// A status this gateway does not know yet.
     Other,
 }
 
@@ -229,6 +261,7 @@ pub struct Transaction {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+/// What kind of case a case is.
 pub enum CaseType {
     /// A shipment, invoice or order dispute raised by a partner.
     Dispute,
@@ -238,27 +271,41 @@ pub enum CaseType {
     ComplianceReview,
     /// A thread escalated for investigation or approval.
     SupportEscalation,
+    /// A type this gateway does not know yet.
     Other,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+/// Internal case priority.
 pub enum Priority {
+    /// Handle when time allows.
     Low,
+    /// Normal priority.
     Medium,
+    /// Handle before normal work.
     High,
+    /// Business-critical: handle now.
     Critical,
+    /// A priority this gateway does not know yet.
     Other,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+/// A team cases and tasks are routed to.
 pub enum Team {
+    /// Legal review.
     Legal,
+    /// Compliance and audit.
     Compliance,
+    /// B2B operations.
     Operations,
+    /// Finance (invoicing, credit notes).
     Finance,
+    /// Customer service.
     CustomerService,
+    /// A team this gateway does not know yet.
     Other,
 }
 
@@ -307,11 +354,17 @@ pub struct Evidence {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+/// Progress of a case task.
 pub enum TaskState {
+    /// Not started.
     Open,
+    /// Being worked on.
     InProgress,
+    /// Finished.
     Done,
+    /// No longer needed.
     Cancelled,
+    /// A state this gateway does not know yet.
     Other,
 }
 

@@ -1,12 +1,12 @@
 //! Loading records for resolvers. Every function here returns only what the
-//! session's principal may see (see `auth::policy`), so a resolver that goes
+//! request's principal may see (see `auth::policy`), so a resolver that goes
 //! through them cannot leak another partner's data, however deeply nested.
 
 use async_graphql::Context;
 
 use super::errors::upstream;
 use super::loaders::*;
-use super::session;
+use super::scope;
 use super::types::*;
 use crate::auth::policy;
 use crate::domain::{
@@ -16,7 +16,7 @@ use crate::domain::{
 type Result<T> = async_graphql::Result<T>;
 
 pub(crate) async fn partner(ctx: &Context<'_>, id: &PartnerId) -> Result<Option<TradingPartner>> {
-    let s = session(ctx)?;
+    let s = scope(ctx)?;
     if !policy::can_see_partner(&s.principal, id) {
         return Ok(None);
     }
@@ -30,7 +30,7 @@ pub(crate) async fn partner(ctx: &Context<'_>, id: &PartnerId) -> Result<Option<
 }
 
 pub(crate) async fn issue(ctx: &Context<'_>, id: &IssueId) -> Result<Option<PartnerIssue>> {
-    let s = session(ctx)?;
+    let s = scope(ctx)?;
     let i = s
         .loaders
         .tg
@@ -47,7 +47,7 @@ pub(crate) fn visible_issues(
     ctx: &Context<'_>,
     issues: Vec<domain::Issue>,
 ) -> Result<Vec<PartnerIssue>> {
-    let s = session(ctx)?;
+    let s = scope(ctx)?;
     Ok(issues
         .into_iter()
         .filter(|i| policy::can_see_partner(&s.principal, &i.partner_id))
@@ -56,7 +56,7 @@ pub(crate) fn visible_issues(
 }
 
 pub(crate) async fn case(ctx: &Context<'_>, id: &CaseId) -> Result<Option<Case>> {
-    let s = session(ctx)?;
+    let s = scope(ctx)?;
     let c = s
         .loaders
         .cc
@@ -70,7 +70,7 @@ pub(crate) async fn case(ctx: &Context<'_>, id: &CaseId) -> Result<Option<Case>>
 }
 
 pub(crate) fn visible_cases(ctx: &Context<'_>, cases: Vec<domain::Case>) -> Result<Vec<Case>> {
-    let s = session(ctx)?;
+    let s = scope(ctx)?;
     Ok(cases
         .into_iter()
         .filter(|c| policy::can_see_partner(&s.principal, &c.partner_id))
@@ -82,7 +82,7 @@ pub(crate) async fn transaction(
     ctx: &Context<'_>,
     id: &TransactionId,
 ) -> Result<Option<Transaction>> {
-    let s = session(ctx)?;
+    let s = scope(ctx)?;
     let t = s
         .loaders
         .tg
@@ -100,7 +100,7 @@ pub(crate) async fn transactions(
     ctx: &Context<'_>,
     ids: &[TransactionId],
 ) -> Result<Vec<Transaction>> {
-    let s = session(ctx)?;
+    let s = scope(ctx)?;
     let mut found = s
         .loaders
         .tg
@@ -117,7 +117,7 @@ pub(crate) async fn transactions(
 
 /// Community documents by id, in the order asked, visible ones only.
 pub(crate) async fn tg_documents(ctx: &Context<'_>, ids: &[TgDocumentId]) -> Result<Vec<Document>> {
-    let s = session(ctx)?;
+    let s = scope(ctx)?;
     let mut found = s
         .loaders
         .tg
@@ -155,7 +155,7 @@ pub(crate) async fn evidence_documents(
     entries: &[domain::Evidence],
     partner: &PartnerId,
 ) -> Result<Vec<Document>> {
-    let s = session(ctx)?;
+    let s = scope(ctx)?;
     let linked: Vec<TgDocumentId> = entries.iter().filter_map(|e| e.source.clone()).collect();
     let mut found = if linked.is_empty() {
         Default::default()
@@ -185,7 +185,7 @@ pub(crate) async fn document(ctx: &Context<'_>, id: &DocumentId) -> Result<Optio
     match id {
         DocumentId::TradingGrid(id) => Ok(tg_documents(ctx, std::slice::from_ref(id)).await?.pop()),
         DocumentId::CoreCase(id) => {
-            let s = session(ctx)?;
+            let s = scope(ctx)?;
             if !policy::can_see_internal(&s.principal) {
                 return Ok(None);
             }
@@ -220,7 +220,7 @@ pub(crate) async fn documents_of_issue(
     ctx: &Context<'_>,
     issue: &IssueId,
 ) -> Result<Vec<Document>> {
-    let s = session(ctx)?;
+    let s = scope(ctx)?;
     let docs = s
         .loaders
         .tg

@@ -31,12 +31,12 @@ pub(crate) struct Services {
 }
 
 /// What one request carries: who asks, and its own loaders.
-pub(crate) struct Session {
+pub(crate) struct RequestScope {
     pub principal: Principal,
     pub loaders: Loaders,
 }
 
-impl Session {
+impl RequestScope {
     pub fn new(principal: Principal, services: &Services) -> Self {
         Self {
             principal,
@@ -49,8 +49,8 @@ pub(crate) fn services<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Servi
     ctx.data::<Services>().map_err(|_| errors::internal())
 }
 
-pub(crate) fn session<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Session> {
-    ctx.data::<Session>().map_err(|_| errors::internal())
+pub(crate) fn scope<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a RequestScope> {
+    ctx.data::<RequestScope>().map_err(|_| errors::internal())
 }
 
 /// The schema without any services: enough to print the SDL.

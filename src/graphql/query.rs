@@ -7,7 +7,7 @@ use async_graphql::{Context, Object, SimpleObject, ID};
 use super::connection::PageArgs;
 use super::errors::{bad_input, forbidden, invalid_id, upstream};
 use super::types::*;
-use super::{fetch, services, session};
+use super::{fetch, scope, services};
 use crate::auth::{policy, Role};
 use crate::domain::{
     self, CaseFilter, CaseId, CaseStatus, DocumentId, InvalidId, IssueFilter, IssueId, NodeId,
@@ -38,7 +38,7 @@ fn parse_id<T>(id: &ID, parse: fn(&str) -> std::result::Result<T, InvalidId>) ->
 /// The partner a list may show: a partner caller only ever its own; asking for
 /// another partner is refused rather than silently answered with nothing.
 fn scope_partner(ctx: &Context<'_>, asked: Option<&ID>) -> Result<Option<PartnerId>> {
-    let s = session(ctx)?;
+    let s = scope(ctx)?;
     let asked = asked.map(|id| parse_id(id, PartnerId::parse)).transpose()?;
     match (s.principal.partner(), asked) {
         (Some(own), Some(asked)) if &asked != own => Err(forbidden(
@@ -75,7 +75,7 @@ pub(crate) async fn partner_issues(
         .list_issues(&filter, args.request(svc.max_page_size))
         .await
         .map_err(|e| upstream(&e))?;
-    let principal = &session(ctx)?.principal;
+    let principal = &scope(ctx)?.principal;
     Ok(args.connection(page, |i| {
         policy::can_see_partner(principal, &i.partner_id).then_some(PartnerIssue(i))
     }))
@@ -89,7 +89,7 @@ pub(crate) async fn cases(
 ) -> Result<Connection<String, Case>> {
     let args = page_args(ctx, first, after)?;
     let f = filter.unwrap_or_default();
-    let principal = &session(ctx)?.principal;
+    let principal = &scope(ctx)?.principal;
     if f.statuses.is_some() && !policy::can_see_internal(principal) {
         return Err(forbidden(
             "filtering by internal status is for the operations team; filter by milestone",
@@ -150,12 +150,14 @@ pub(crate) async fn transactions(
         .list_transactions(&filter, args.request(svc.max_page_size))
         .await
         .map_err(|e| upstream(&e))?;
-    let principal = &session(ctx)?.principal;
+    let principal = &scope(ctx)?.principal;
     Ok(args.connection(page, |t| {
         policy::can_see_partner(principal, &t.partner_id).then_some(Transaction(t))
     }))
 }
 
+/// Read access to partner issues, cases, documents, transactions and resolutions
+/// across Trading Grid and Core Case.
 #[Object]
 impl Query {
     /// Any object by its global id (`TP-…`, `DSC-…`, `DOC-…`, `EV-…`, `TX-…`, `CASE-…`).
@@ -171,7 +173,7 @@ impl Query {
 
     /// Who the gateway thinks the caller is.
     async fn me(&self, ctx: &Context<'_>) -> Result<Viewer> {
-        let p = &session(ctx)?.principal;
+        let p = &scope(ctx)?.principal;
         Ok(Viewer {
             subject: p.subject().to_owned(),
             role: p.role(),
@@ -245,7 +247,7 @@ impl Query {
         #[graphql(desc = "Resume after this cursor.")] after: Option<String>,
     ) -> Result<Connection<String, TradingPartner>> {
         let args = page_args(ctx, first, after)?;
-        let s = session(ctx)?;
+        let s = scope(ctx)?;
         if let Some(own) = s.principal.partner() {
             let mut conn = Connection::new(false, false);
             if args.at == Default::default() {
@@ -285,7 +287,7 @@ impl Query {
             return Err(bad_input("`search` must have 1–200 characters"));
         }
         let args = page_args(ctx, first, after)?;
-        let s = session(ctx)?;
+        let s = scope(ctx)?;
         let internal = policy::can_see_internal(&s.principal);
         let svc = services(ctx)?;
         let filter = ResolutionFilter {

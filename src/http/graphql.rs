@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 
 use super::{AppState, Authenticated};
 use crate::graphql::errors::code;
-use crate::graphql::{Services, Session};
+use crate::graphql::{RequestScope, Services};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
@@ -81,8 +81,8 @@ async fn execute(
             "mutations must be sent with POST",
         );
     }
-    let session = Session::new(principal, services);
-    let mut response = state.schema.execute(request.data(session)).await;
+    let scope = RequestScope::new(principal, services);
+    let mut response = state.schema.execute(request.data(scope)).await;
     let request_error = response.data == Value::Null && !response.errors.is_empty();
     for err in &mut response.errors {
         let has_code = err

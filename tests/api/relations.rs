@@ -168,3 +168,64 @@ async fn agents_see_internal_case_detail() {
     assert!(!c["tasks"].as_array().unwrap().is_empty());
     assert!(!c["history"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn an_issue_carries_its_conversation_and_attachments() {
+    let app = spawn_app().await;
+    let data = app
+        .data(
+            &agent(),
+            r#"{ partnerIssues(first: 40) { edges { node {
+                 id messageCount documents { id }
+                 messages { author { name role } body createdAt documents { id issue { id } } } } } } }"#,
+            json!({}),
+        )
+        .await;
+    let issues = nodes(&data["partnerIssues"]);
+    for i in &issues {
+        let messages = i["messages"].as_array().unwrap();
+        assert_eq!(messages.len() as u64, i["messageCount"].as_u64().unwrap());
+        let times: Vec<&str> = messages
+            .iter()
+            .map(|m| m["createdAt"].as_str().unwrap())
+            .collect();
+        let mut sorted = times.clone();
+        sorted.sort();
+        assert_eq!(times, sorted, "oldest message first");
+    }
+    let attached: Vec<&Value> = issues
+        .iter()
+        .flat_map(|i| i["messages"].as_array().unwrap())
+        .flat_map(|m| m["documents"].as_array().unwrap())
+        .collect();
+    assert!(!attached.is_empty(), "some messages carry documents");
+    assert!(issues
+        .iter()
+        .flat_map(|i| i["messages"].as_array().unwrap())
+        .any(|m| m["author"]["role"] == "PARTNER"));
+}
+
+#[tokio::test]
+async fn a_partner_lists_its_own_issues_cases_and_transactions() {
+    let app = spawn_app().await;
+    let data = app
+        .data(
+            &agent(),
+            r#"{ tradingPartner(id: "TP-0003") { name tier
+                 issues(first: 100) { edges { node { partner { id } } } }
+                 cases(first: 100) { edges { node { partner { id } } } }
+                 transactions(first: 10) { edges { node { partner { id } } } pageInfo { hasNextPage } } } }"#,
+            json!({}),
+        )
+        .await;
+    let p = &data["tradingPartner"];
+    for list in ["issues", "cases", "transactions"] {
+        let items = nodes(&p[list]);
+        assert!(!items.is_empty(), "{list}");
+        assert!(
+            items.iter().all(|n| n["partner"]["id"] == "TP-0003"),
+            "{list}"
+        );
+    }
+    assert_eq!(p["transactions"]["pageInfo"]["hasNextPage"], true);
+}

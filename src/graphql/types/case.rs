@@ -11,11 +11,12 @@ use crate::graphql::errors::upstream;
 use crate::graphql::loaders::{
     EvidenceOfCase, HistoryOfCase, NotesOfCase, ResolutionOfCase, TasksOfCase,
 };
-use crate::graphql::{fetch, session};
+use crate::graphql::{fetch, scope};
 
 /// A Core Case case tracking a partner issue or failed transactions.
 pub(crate) struct Case(pub domain::Case);
 
+/// A Core Case case tracking a partner issue or failed transactions.
 #[Object]
 impl Case {
     /// Core Case case id, e.g. `CASE-000001`.
@@ -69,7 +70,7 @@ impl Case {
     }
     /// Documents attached as evidence. Partners see the community documents among them.
     async fn evidence(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Document>>> {
-        let s = session(ctx)?;
+        let s = scope(ctx)?;
         let entries = s
             .loaders
             .cc
@@ -83,7 +84,7 @@ impl Case {
     }
     /// The resolution, once there is one. Partners see it once it is shared with them.
     async fn resolution(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Resolution>> {
-        let s = session(ctx)?;
+        let s = scope(ctx)?;
         let r = s
             .loaders
             .cc
@@ -132,7 +133,7 @@ impl Case {
     /// Tasks routed to teams. Staff only.
     #[graphql(guard = "InternalOnly")]
     async fn tasks(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<CaseTask>>> {
-        let s = session(ctx)?;
+        let s = scope(ctx)?;
         let tasks = s
             .loaders
             .cc
@@ -145,7 +146,7 @@ impl Case {
     /// Internal notes. Staff only.
     #[graphql(guard = "InternalOnly")]
     async fn notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<CaseNote>>> {
-        let s = session(ctx)?;
+        let s = scope(ctx)?;
         let notes = s
             .loaders
             .cc
@@ -161,7 +162,7 @@ impl Case {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<Vec<CaseHistoryEntry>>> {
-        let s = session(ctx)?;
+        let s = scope(ctx)?;
         let entries = s
             .loaders
             .cc
@@ -178,11 +179,17 @@ impl Case {
 /// A task routed to a team on a case.
 #[derive(SimpleObject)]
 pub(crate) struct CaseTask {
+    /// Core Case task id.
     id: ID,
+    /// What is to be done.
     title: String,
+    /// The team it is routed to.
     team: Team,
+    /// Progress.
     state: TaskState,
+    /// Who works on it.
     assignee: Option<String>,
+    /// When it is due.
     due_at: Option<DateTime<Utc>>,
 }
 
@@ -202,9 +209,13 @@ impl From<domain::Task> for CaseTask {
 /// An internal note on a case.
 #[derive(SimpleObject)]
 pub(crate) struct CaseNote {
+    /// Core Case note id.
     id: ID,
+    /// Who wrote it.
     author: String,
+    /// Note text.
     body: String,
+    /// When it was written.
     created_at: DateTime<Utc>,
 }
 
@@ -222,13 +233,19 @@ impl From<domain::Note> for CaseNote {
 /// One entry of a case's history.
 #[derive(SimpleObject)]
 pub(crate) struct CaseHistoryEntry {
+    /// Core Case history entry id.
     id: ID,
+    /// When it happened.
     at: DateTime<Utc>,
+    /// Who did it.
     actor: String,
     /// e.g. `created`, `status_changed`, `document_linked`, `resolved`.
     action: String,
+    /// Status before, for status changes.
     from_status: Option<CaseStatus>,
+    /// Status after, for status changes.
     to_status: Option<CaseStatus>,
+    /// Free-text detail.
     detail: Option<String>,
 }
 
@@ -249,6 +266,7 @@ impl From<domain::HistoryEntry> for CaseHistoryEntry {
 /// How a case was resolved: summary, root cause and what changes so it does not recur.
 pub(crate) struct Resolution(pub domain::Resolution);
 
+/// How a case was resolved: summary, root cause and what changes so it does not recur.
 #[Object]
 impl Resolution {
     /// Core Case resolution id.

@@ -7,12 +7,14 @@ use super::{Case, PartnerIssue, TradingPartner};
 use crate::domain::{self, DocumentId, DocumentKind, Platform};
 use crate::graphql::errors::upstream;
 use crate::graphql::loaders::EvidenceOfDocument;
-use crate::graphql::{fetch, services, session};
+use crate::graphql::{fetch, scope, services};
 
 /// A business document: invoice, packing list, proof of delivery, certificate…
 /// Its bytes are served by the gateway at `downloadUrl`.
 pub(crate) struct Document(pub domain::Document);
 
+/// A business document: invoice, packing list, proof of delivery, certificate…
+/// Its bytes are served by the gateway at `downloadUrl`.
 #[Object]
 impl Document {
     /// Document id: `DOC-…` for community documents, `EV-…` for documents uploaded to a case.
@@ -65,7 +67,7 @@ impl Document {
     }
     /// Cases holding this document as evidence.
     async fn cases(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Case>>> {
-        let s = session(ctx)?;
+        let s = scope(ctx)?;
         let case_ids = match &self.0.id {
             DocumentId::TradingGrid(id) => {
                 let entries = s

@@ -7,12 +7,14 @@ use chrono::{DateTime, Utc};
 use super::{Case, Document, TradingPartner, Transaction};
 use crate::domain::{self, AuthorRole, IssueKind, IssueStatus};
 use crate::graphql::errors::upstream;
-use crate::graphql::{fetch, session};
+use crate::graphql::{fetch, scope};
 
 /// A partner issue: a discussion a trading partner opened (or that was opened
 /// about them) in their Trading Grid community.
 pub(crate) struct PartnerIssue(pub domain::Issue);
 
+/// A partner issue: a discussion a trading partner opened (or that was opened
+/// about them) in their Trading Grid community.
 #[Object]
 impl PartnerIssue {
     /// Trading Grid discussion id, e.g. `DSC-000001`.
@@ -53,7 +55,7 @@ impl PartnerIssue {
     }
     /// The conversation, oldest message first.
     async fn messages(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Message>>> {
-        let s = session(ctx)?;
+        let s = scope(ctx)?;
         let messages = s
             .loaders
             .tg
@@ -88,6 +90,7 @@ impl PartnerIssue {
 /// One message of an issue's conversation.
 pub(crate) struct Message(pub domain::Message);
 
+/// One message of an issue's conversation.
 #[Object]
 impl Message {
     /// Trading Grid message id.

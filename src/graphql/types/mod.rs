@@ -16,7 +16,7 @@ pub(crate) use transaction::{Transaction, TransactionFilterInput};
 use async_graphql::{Context, Guard, Interface, ID};
 
 use super::errors::forbidden;
-use super::session;
+use super::scope;
 use crate::auth::policy;
 
 /// Anything with a global id, fetchable with `node(id:)`.
@@ -39,7 +39,7 @@ pub(crate) struct InternalOnly;
 
 impl Guard for InternalOnly {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
-        let s = session(ctx)?;
+        let s = scope(ctx)?;
         if policy::can_see_internal(&s.principal) {
             Ok(())
         } else {

@@ -13,6 +13,7 @@ use crate::graphql::query;
 /// A trading partner on Trading Grid.
 pub(crate) struct TradingPartner(pub domain::Partner);
 
+/// A trading partner on Trading Grid.
 #[Object]
 impl TradingPartner {
     /// Trading Grid partner id, e.g. `TP-0001`.

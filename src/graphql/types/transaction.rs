@@ -7,11 +7,12 @@ use super::{Case, PartnerIssue, TradingPartner};
 use crate::domain::{self, Direction, EdiStandard, TransactionStatus};
 use crate::graphql::errors::upstream;
 use crate::graphql::loaders::{CasesOfTransaction, IssuesOfTransaction};
-use crate::graphql::{fetch, session};
+use crate::graphql::{fetch, scope};
 
 /// A B2B transaction (an X12 or EDIFACT interchange) exchanged with a partner.
 pub(crate) struct Transaction(pub domain::Transaction);
 
+/// A B2B transaction (an X12 or EDIFACT interchange) exchanged with a partner.
 #[Object]
 impl Transaction {
     /// Trading Grid transaction id, e.g. `TX-0000001`.
@@ -80,7 +81,7 @@ impl Transaction {
     }
     /// Issues (community discussions) that reference this transaction.
     async fn issues(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<PartnerIssue>>> {
-        let s = session(ctx)?;
+        let s = scope(ctx)?;
         let issues = s
             .loaders
             .tg
@@ -92,7 +93,7 @@ impl Transaction {
     }
     /// Cases covering this transaction.
     async fn cases(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Case>>> {
-        let s = session(ctx)?;
+        let s = scope(ctx)?;
         let cases = s
             .loaders
             .cc
