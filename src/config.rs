@@ -236,7 +236,7 @@ impl Settings {
             file.upstream.timeout_ms = Some(v);
         }
         if let Some(v) = num("GRIDCASE_UPSTREAM_RETRIES")? {
-            file.upstream.retries = Some(v as u32);
+            file.upstream.retries = Some(u32::try_from(v).unwrap_or(u32::MAX));
         }
         if let Some(v) = get("GRIDCASE_JWT_SECRET") {
             file.auth.jwt_secret = Some(Secret(v));
@@ -404,17 +404,33 @@ fn platform(
             ))
         }
     };
-    let ms = |own: Option<u64>, shared: Option<u64>, default: u64| {
-        Duration::from_millis(own.or(shared).unwrap_or(default))
+    let ms = |key: &str, own: Option<u64>, shared: Option<u64>, default: u64| match own
+        .or(shared)
+        .unwrap_or(default)
+    {
+        0 => Err(invalid(&format!("{section}.{key}"), "must be more than 0")),
+        v => Ok(Duration::from_millis(v)),
     };
+    let retries = p.retries.or(shared.retries).unwrap_or(2);
+    if retries > 10 {
+        return Err(invalid(
+            &format!("{section}.retries (GRIDCASE_UPSTREAM_RETRIES)"),
+            "at most 10",
+        ));
+    }
     Ok(PlatformConfig {
         url,
         token_url,
         client_id,
         client_secret,
-        timeout: ms(p.timeout_ms, shared.timeout_ms, 10_000),
-        connect_timeout: ms(p.connect_timeout_ms, shared.connect_timeout_ms, 2_000),
-        retries: p.retries.or(shared.retries).unwrap_or(2),
+        timeout: ms("timeout_ms", p.timeout_ms, shared.timeout_ms, 10_000)?,
+        connect_timeout: ms(
+            "connect_timeout_ms",
+            p.connect_timeout_ms,
+            shared.connect_timeout_ms,
+            2_000,
+        )?,
+        retries,
     })
 }
 
@@ -510,5 +526,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("urll"), "{err}");
+    }
+
+    #[test]
+    fn zero_timeouts_and_runaway_retries_are_refused() {
+        for (k, v) in [
+            ("GRIDCASE_UPSTREAM_TIMEOUT_MS", "0"),
+            ("GRIDCASE_UPSTREAM_RETRIES", "99"),
+        ] {
+            let s = Settings::load(
+                None,
+                &env(&[
+                    ("GRIDCASE_TRADING_GRID_URL", "http://tg.example"),
+                    ("GRIDCASE_CORE_CASE_URL", "http://cc.example"),
+                    ("GRIDCASE_JWT_SECRET", SECRET),
+                    (k, v),
+                ]),
+            )
+            .unwrap();
+            assert!(s.resolve(false).is_err(), "{k}={v} accepted");
+        }
     }
 }

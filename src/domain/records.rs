@@ -443,5 +443,7 @@ pub struct TransactionFilter {
 #[derive(Debug, Clone, Default)]
 pub struct ResolutionFilter {
     pub search: String,
+    /// Only resolutions of this partner's cases.
+    pub partner_id: Option<PartnerId>,
     pub shared_only: bool,
 }

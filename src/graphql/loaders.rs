@@ -101,7 +101,17 @@ where
         }
         let mut out = HashMap::with_capacity(keys.len());
         for batch in batches {
-            let found = batch.await?;
+            let found = match batch.clone().await {
+                Ok(found) => found,
+                Err(e) => {
+                    // A later load in this request may try again.
+                    self.inflight
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .retain(|_, b| !b.ptr_eq(&batch));
+                    return Err(e);
+                }
+            };
             for k in keys {
                 if let Some(v) = found.get(k) {
                     out.insert(k.clone(), v.clone());

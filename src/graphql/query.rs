@@ -165,7 +165,12 @@ impl Query {
         Ok(match NodeId::parse(id.as_str()).map_err(invalid_id)? {
             NodeId::Partner(id) => fetch::partner(ctx, &id).await?.map(Node::TradingPartner),
             NodeId::Issue(id) => fetch::issue(ctx, &id).await?.map(Node::PartnerIssue),
-            NodeId::Document(id) => fetch::document(ctx, &id).await?.map(Node::Document),
+            // An `EV-` id of linked evidence names the community document it links;
+            // a node answers only for its own id.
+            NodeId::Document(asked) => fetch::document(ctx, &asked)
+                .await?
+                .filter(|d| d.0.id == asked)
+                .map(Node::Document),
             NodeId::Transaction(id) => fetch::transaction(ctx, &id).await?.map(Node::Transaction),
             NodeId::Case(id) => fetch::case(ctx, &id).await?.map(Node::Case),
         })
@@ -290,8 +295,11 @@ impl Query {
         let s = scope(ctx)?;
         let internal = policy::can_see_internal(&s.principal);
         let svc = services(ctx)?;
+        // Partners' searches are confined upstream, so paging and `hasNextPage`
+        // count only what they may see; the checks below stay as a second line.
         let filter = ResolutionFilter {
             search,
+            partner_id: s.principal.partner().cloned(),
             shared_only: !internal,
         };
         let page = svc

@@ -3,6 +3,7 @@
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql::{ErrorExtensionValues, Value};
+use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::GraphQLRequest;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -18,16 +19,26 @@ pub(crate) async fn post_graphql(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
     headers: HeaderMap,
-    req: GraphQLRequest,
+    req: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response {
-    execute(state, principal, &headers, req, false).await
+    match req {
+        Ok(req) => execute(state, principal, &headers, req, false).await,
+        Err(rejection) => {
+            tracing::info!(error = ?rejection.0, "unreadable GraphQL request");
+            super::error_response(
+                StatusCode::BAD_REQUEST,
+                code::BAD_USER_INPUT,
+                "the body is not a GraphQL request (expected JSON with a `query` string)",
+            )
+        }
+    }
 }
 
 pub(crate) async fn get_graphql(
     State(state): State<AppState>,
     headers: HeaderMap,
     auth: Result<Authenticated, Response>,
-    req: Result<GraphQLRequest, async_graphql_axum::rejection::GraphQLRejection>,
+    req: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response {
     let wants_html = headers
         .get(header::ACCEPT)
@@ -83,7 +94,11 @@ async fn execute(
     }
     let scope = RequestScope::new(principal, services);
     let mut response = state.schema.execute(request.data(scope)).await;
-    let request_error = response.data == Value::Null && !response.errors.is_empty();
+    // Errors without a path are about the request itself (unparsable, invalid);
+    // a failing upstream under a non-null root field is not the client's fault.
+    let request_error = response.data == Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
     for err in &mut response.errors {
         let has_code = err
             .extensions

@@ -888,6 +888,7 @@ async fn list_resolutions(State(app): State<Arc<CcApp>>, RawQuery(q): RawQuery) 
         .map(|q| q.split_whitespace().map(str::to_lowercase).collect())
         .unwrap_or_default();
     let shared = p.bool("shared_with_partner")?;
+    let partners = set(p.list("partner_id", MAX_IDS)?);
     let matches = |r: &cc::Resolution| {
         if words.is_empty() {
             return true;
@@ -901,11 +902,20 @@ async fn list_resolutions(State(app): State<Arc<CcApp>>, RawQuery(q): RawQuery) 
         .to_lowercase();
         words.iter().all(|w| text.contains(w.as_str()))
     };
-    let mut items: Vec<cc::Resolution> = app
-        .data()
+    let data = app.data();
+    // Resolutions name their case; the case names the partner.
+    let of_partner = |r: &cc::Resolution| {
+        partners.as_ref().is_none_or(|ps| {
+            data.cases
+                .iter()
+                .any(|c| c.id == r.case_id && ps.contains(&c.partner_id))
+        })
+    };
+    let mut items: Vec<cc::Resolution> = data
         .resolutions
         .iter()
         .filter(|r| cases.as_ref().is_none_or(|s| s.contains(&r.case_id)))
+        .filter(|r| of_partner(r))
         .filter(|r| shared.is_none_or(|s| r.shared_with_partner == s))
         .filter(|r| matches(r))
         .cloned()

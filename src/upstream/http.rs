@@ -42,6 +42,9 @@ struct CachedToken {
 pub(crate) struct UpstreamHttp {
     settings: HttpSettings,
     client: reqwest::Client,
+    /// For document bytes: a total timeout would cut off a large download midway,
+    /// so this one bounds connecting and each read instead.
+    content_client: reqwest::Client,
     parse_error: ErrorParser,
     /// A tokio mutex on purpose: while one request refreshes the token, the others
     /// wait for that token instead of each asking the token endpoint.
@@ -57,16 +60,24 @@ struct TokenAnswer {
 
 impl UpstreamHttp {
     pub fn new(settings: HttpSettings, parse_error: ErrorParser) -> Self {
-        let client = reqwest::Client::builder()
+        let builder = || {
+            reqwest::Client::builder()
+                .connect_timeout(settings.connect_timeout)
+                .pool_max_idle_per_host(32)
+                .user_agent(concat!("gridcase/", env!("CARGO_PKG_VERSION")))
+        };
+        let client = builder()
             .timeout(settings.timeout)
-            .connect_timeout(settings.connect_timeout)
-            .pool_max_idle_per_host(32)
-            .user_agent(concat!("gridcase/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the TLS backend of reqwest could not be initialised");
+        let content_client = builder()
+            .read_timeout(settings.timeout)
             .build()
             .expect("the TLS backend of reqwest could not be initialised");
         Self {
             settings,
             client,
+            content_client,
             parse_error,
             token: Mutex::new(None),
         }
@@ -169,14 +180,26 @@ impl UpstreamHttp {
         query: &[(&str, String)],
         body: Option<&serde_json::Value>,
     ) -> Result<reqwest::Response> {
+        self.send_with(&self.client, operation, method, path, query, body)
+            .await
+    }
+
+    async fn send_with(
+        &self,
+        client: &reqwest::Client,
+        operation: &'static str,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<reqwest::Response> {
         let platform = self.platform();
         let idempotent = matches!(method, Method::GET | Method::PUT | Method::HEAD);
         let mut attempt = 0u32;
         let mut refreshed = false;
         loop {
             let token = self.token(operation).await?;
-            let mut req = self
-                .client
+            let mut req = client
                 .request(method.clone(), self.url(path))
                 .bearer_auth(token);
             if !query.is_empty() {
@@ -256,7 +279,16 @@ impl UpstreamHttp {
     }
 
     pub async fn get_content(&self, operation: &'static str, path: &str) -> Result<Content> {
-        let resp = self.send(operation, Method::GET, path, &[], None).await?;
+        let resp = self
+            .send_with(
+                &self.content_client,
+                operation,
+                Method::GET,
+                path,
+                &[],
+                None,
+            )
+            .await?;
         let header_str = |name: header::HeaderName| {
             resp.headers()
                 .get(name)
@@ -319,10 +351,54 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base + nanos % (base / 2 + 1))
 }
 
+/// Most pages one "fetch everything matching" call follows. Batch lookups need one
+/// or two; reaching this means the upstream's cursors are broken.
+pub(crate) const MAX_PAGES: usize = 50;
+
+/// Guard against a cursor loop: `Err` when `next` repeats or the page count is exhausted.
+pub(crate) fn next_page(
+    platform: Platform,
+    operation: &'static str,
+    seen: &mut std::collections::HashSet<String>,
+    next: &str,
+) -> Result<()> {
+    if seen.len() >= MAX_PAGES || !seen.insert(next.to_owned()) {
+        return Err(UpstreamError::Decode {
+            platform,
+            operation,
+            detail: format!("pagination did not end after {} pages", seen.len()),
+        });
+    }
+    Ok(())
+}
+
 /// Split ids into the chunks a batch endpoint accepts, joined by commas.
 pub(crate) fn chunks<T: AsRef<str>>(ids: &[T], size: usize) -> Vec<String> {
     let mut unique: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
     unique.sort_unstable();
     unique.dedup();
     unique.chunks(size.max(1)).map(|c| c.join(",")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_or_endless_cursor_stops_the_walk() {
+        let mut seen = std::collections::HashSet::new();
+        assert!(next_page(Platform::TradingGrid, "op", &mut seen, "a").is_ok());
+        assert!(next_page(Platform::TradingGrid, "op", &mut seen, "a").is_err());
+        let mut seen = std::collections::HashSet::new();
+        let walked = (0..100)
+            .take_while(|i| next_page(Platform::CoreCase, "op", &mut seen, &i.to_string()).is_ok())
+            .count();
+        assert_eq!(walked, MAX_PAGES);
+    }
+
+    #[test]
+    fn batch_ids_are_deduplicated_and_chunked() {
+        let ids = ["b", "a", "b", "c"];
+        assert_eq!(chunks(&ids, 2), vec!["a,b".to_owned(), "c".to_owned()]);
+    }
 }

@@ -93,9 +93,10 @@ async fn a_failing_platform_yields_partial_data_and_names_the_platform() {
     for e in errors {
         assert_eq!(e["extensions"]["code"], "UPSTREAM_UNAVAILABLE");
         assert_eq!(e["extensions"]["platform"], "core-case");
-        assert!(
-            !e["message"].as_str().unwrap().contains("UNAVAILABLE\""),
-            "no upstream body leaks"
+        // The gateway's own words only: nothing of the upstream's error body.
+        assert_eq!(
+            e["message"],
+            "core-case is unavailable; this part of the answer is missing"
         );
     }
 
@@ -138,6 +139,54 @@ async fn mutations_over_get_and_graphiql_for_browsers() {
     let body: serde_json::Value = get.json().await.unwrap();
     assert_eq!(body["data"]["me"]["role"], "PARTNER");
     assert_eq!(body["data"]["me"]["partnerId"], "TP-0001");
+
+    let mutation = app
+        .http
+        .get(format!("{}/graphql", app.url))
+        .query(&[("query", "mutation { __typename }")])
+        .bearer_auth(agent())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mutation.status(), 405);
+    let body: serde_json::Value = mutation.json().await.unwrap();
+    assert_eq!(error_codes(&body), vec!["BAD_USER_INPUT"]);
+}
+
+#[tokio::test]
+async fn an_unreadable_body_is_bad_user_input() {
+    let app = spawn_app().await;
+    let resp = app
+        .http
+        .post(format!("{}/graphql", app.url))
+        .bearer_auth(agent())
+        .header("content-type", "application/json")
+        .body(r#"{"query": 42}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(error_codes(&body), vec!["BAD_USER_INPUT"]);
+}
+
+#[tokio::test]
+async fn an_outage_under_a_root_field_is_not_a_client_error() {
+    let app = spawn_app().await;
+    app.set_faults(Platform::CoreCase, json!({ "error_rate": 1.0 }))
+        .await;
+    let resp = app
+        .http
+        .post(format!("{}/graphql", app.url))
+        .bearer_auth(agent())
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({ "query": "{ cases { edges { cursor } } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(error_codes(&body), vec!["UPSTREAM_UNAVAILABLE"]);
 }
 
 #[tokio::test]

@@ -45,14 +45,17 @@ async fn a_partner_dashboard_holds_only_that_partners_records() {
         )
         .await;
     assert!(!nodes(&data["partnerIssues"]).is_empty());
-    // Every partner id anywhere in the answer is the caller's own.
+    // Every partner id anywhere in the answer is the caller's own. A record of
+    // another partner would show its partner as null (not visible), so null counts too.
     fn walk(v: &Value, seen: &mut Vec<String>) {
         match v {
             Value::Object(m) => {
-                if let Some(Value::Object(p)) = m.get("partner") {
-                    if let Some(id) = p.get("id").and_then(Value::as_str) {
-                        seen.push(id.to_owned());
+                match m.get("partner") {
+                    Some(Value::Object(p)) => {
+                        seen.push(p["id"].as_str().unwrap_or("<no id>").to_owned())
                     }
+                    Some(other) => seen.push(format!("<{other}>")),
+                    None => {}
                 }
                 m.values().for_each(|x| walk(x, seen));
             }
@@ -148,6 +151,116 @@ async fn internal_case_fields_are_forbidden_to_partners() {
         )
         .await;
     assert_eq!(error_codes(&body), vec!["FORBIDDEN"]);
+}
+
+/// A resolved case whose resolution was not shared, and its partner.
+async fn unshared_resolution(app: &TestApp) -> (String, String) {
+    let data = app
+        .data(
+            &agent(),
+            r#"{ cases(first: 100, filter: { milestones: [RESOLVED] }) { edges { node {
+                 id partner { id } resolution { sharedWithPartner } } } } }"#,
+            json!({}),
+        )
+        .await;
+    nodes(&data["cases"])
+        .into_iter()
+        .find(|c| c["resolution"]["sharedWithPartner"] == false)
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap().to_owned(),
+                c["partner"]["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .expect("the seeded world has an unshared resolution")
+}
+
+#[tokio::test]
+async fn a_resolution_not_shared_with_the_partner_stays_hidden_from_it() {
+    let app = spawn_app().await;
+    let (case, owner) = unshared_resolution(&app).await;
+    let q = r#"query($id: ID!) { case(id: $id) { id milestone resolution { summary } } }"#;
+    let staff = app.data(&agent(), q, json!({ "id": case })).await;
+    assert!(staff["case"]["resolution"]["summary"].is_string());
+    let seen = app.data(&partner(&owner), q, json!({ "id": case })).await;
+    assert_eq!(
+        seen["case"]["id"],
+        case.as_str(),
+        "the partner sees its case"
+    );
+    assert_eq!(seen["case"]["milestone"], "RESOLVED");
+    assert!(seen["case"]["resolution"].is_null(), "{seen:#}");
+}
+
+#[tokio::test]
+async fn a_partners_resolution_search_finds_only_its_own_shared_resolutions() {
+    let app = spawn_app().await;
+    let (_, owner) = unshared_resolution(&app).await;
+    let q = r#"query($q: String!) { resolutions(search: $q, first: 100) { edges { node {
+                 id case { id partner { id } } } } pageInfo { hasNextPage } } }"#;
+    // "issued" / "certificate" / "restored" cover the seeded resolution texts broadly.
+    let mut found = 0;
+    for word in ["issued", "certificate", "restored", "corrected", "not"] {
+        let all = nodes(&app.data(&agent(), q, json!({ "q": word })).await["resolutions"]);
+        let own = app.data(&partner(&owner), q, json!({ "q": word })).await;
+        assert_eq!(own["resolutions"]["pageInfo"]["hasNextPage"], false);
+        let own = nodes(&own["resolutions"]);
+        for r in &own {
+            assert_eq!(r["case"]["partner"]["id"], owner.as_str());
+        }
+        let expected = all
+            .iter()
+            .filter(|r| r["case"]["partner"]["id"] == owner.as_str())
+            .count();
+        // Everything of its own, minus what was not shared.
+        assert!(own.len() <= expected);
+        found += own.len();
+    }
+    assert!(found > 0, "the partner finds some of its resolutions");
+}
+
+#[tokio::test]
+async fn uploaded_case_evidence_is_invisible_to_partners_on_every_path() {
+    let app = spawn_app().await;
+    let data = app
+        .data(
+            &agent(),
+            r#"{ cases(first: 100, filter: { partnerId: "TP-0001" }) { edges { node { evidence { id source downloadUrl } } } } }"#,
+            json!({}),
+        )
+        .await;
+    let uploaded = nodes(&data["cases"])
+        .into_iter()
+        .flat_map(|c| c["evidence"].as_array().unwrap().clone())
+        .find(|d| d["source"] == "CORE_CASE")
+        .expect("TP-0001 has uploaded evidence");
+    let id = uploaded["id"].clone();
+    let q = r#"query($id: ID!) { document(id: $id) { id } node(id: $id) { id } }"#;
+    let staff = app.data(&agent(), q, json!({ "id": id })).await;
+    assert_eq!(staff["document"]["id"], id);
+    assert_eq!(staff["node"]["id"], id);
+    let seen = app.data(&partner("TP-0001"), q, json!({ "id": id })).await;
+    assert!(
+        seen["document"].is_null() && seen["node"].is_null(),
+        "{seen:#}"
+    );
+    let url = format!("{}{}", app.url, uploaded["downloadUrl"].as_str().unwrap());
+    let resp = app
+        .http
+        .get(&url)
+        .bearer_auth(partner("TP-0001"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let resp = app
+        .http
+        .get(&url)
+        .bearer_auth(agent())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
 }
 
 #[tokio::test]

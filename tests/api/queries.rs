@@ -119,7 +119,9 @@ async fn filters_narrow_issues_cases_and_transactions() {
             json!({}),
         )
         .await;
-    for i in nodes(&data["partnerIssues"]) {
+    let issues = nodes(&data["partnerIssues"]);
+    assert!(!issues.is_empty());
+    for i in issues {
         assert_eq!(i["kind"], "INVOICE_DISCREPANCY");
         assert_eq!(i["partner"]["id"], "TP-0002");
     }

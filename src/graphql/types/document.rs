@@ -77,9 +77,12 @@ impl Document {
                     .await
                     .map_err(|e| upstream(&e))?
                     .unwrap_or_default();
-                let mut ids: Vec<_> = entries.into_iter().map(|e| e.case_id).collect();
-                ids.dedup();
-                ids
+                let mut seen = std::collections::HashSet::new();
+                entries
+                    .into_iter()
+                    .map(|e| e.case_id)
+                    .filter(|id| seen.insert(id.clone()))
+                    .collect::<Vec<_>>()
             }
             DocumentId::CoreCase(_) => self.0.case_id.iter().cloned().collect(),
         };

@@ -6,7 +6,7 @@ use chrono::SecondsFormat;
 
 use super::{map, wire, CoreCase, MAX_IDS};
 use crate::domain::*;
-use crate::upstream::http::chunks;
+use crate::upstream::http::{chunks, next_page};
 use crate::upstream::{Content, Result, UpstreamHttp};
 
 /// Core Case pages hold at most 100 records.
@@ -31,6 +31,7 @@ impl CoreCaseClient {
     ) -> Result<Vec<T>> {
         let mut items = Vec::new();
         let mut token: Option<String> = None;
+        let mut seen = std::collections::HashSet::new();
         loop {
             let mut q = query.clone();
             q.push(("page_size", MAX_PAGE.to_string()));
@@ -40,7 +41,10 @@ impl CoreCaseClient {
             let page: wire::Page<T> = self.http.get_json(operation, path, &q).await?;
             items.extend(page.data);
             match page.next_page_token {
-                Some(next) => token = Some(next),
+                Some(next) => {
+                    next_page(self.http.platform(), operation, &mut seen, &next)?;
+                    token = Some(next);
+                }
                 None => return Ok(items),
             }
         }
@@ -222,6 +226,9 @@ impl CoreCase for CoreCaseClient {
         page: PageRequest,
     ) -> Result<Page<Resolution>> {
         let mut q = vec![("q", filter.search.clone())];
+        if let Some(p) = &filter.partner_id {
+            q.push(("partner_id", p.to_string()));
+        }
         if filter.shared_only {
             q.push(("shared_with_partner", "true".to_owned()));
         }

@@ -6,7 +6,7 @@ use chrono::SecondsFormat;
 
 use super::{map, wire, TradingGrid, MAX_IDS};
 use crate::domain::*;
-use crate::upstream::http::chunks;
+use crate::upstream::http::{chunks, next_page};
 use crate::upstream::{Content, Result, UpstreamHttp};
 
 pub(crate) struct TradingGridClient {
@@ -29,6 +29,7 @@ impl TradingGridClient {
     ) -> Result<Vec<T>> {
         let mut items = Vec::new();
         let mut cursor: Option<String> = None;
+        let mut seen = std::collections::HashSet::new();
         loop {
             let mut q = query.clone();
             q.push(("limit", MAX_IDS.to_string()));
@@ -38,7 +39,10 @@ impl TradingGridClient {
             let page: wire::Page<T> = self.http.get_json(operation, path, &q).await?;
             items.extend(page.items);
             match page.next_cursor {
-                Some(next) => cursor = Some(next),
+                Some(next) => {
+                    next_page(self.http.platform(), operation, &mut seen, &next)?;
+                    cursor = Some(next);
+                }
                 None => return Ok(items),
             }
         }
