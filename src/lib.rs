@@ -23,6 +23,7 @@ pub mod domain;
 pub mod graphql;
 mod http;
 pub mod sim;
+pub mod store;
 pub mod upstream;
 
 use std::future::Future;
