@@ -1,6 +1,4 @@
-//! The Redis [`Store`] (shared by replicas, survives gateway restarts).
-
-use super::*;
+//! The Redis [`super::Store`] (shared by replicas, survives gateway restarts).
 
 /// Placeholder until the Redis backend lands.
 pub struct RedisStore;
