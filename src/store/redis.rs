@@ -1,6 +1,379 @@
 //! The Redis [`Store`] (shared by replicas, survives gateway restarts).
+//!
+//! Key layout, every key under `"{namespace}:"` so several gateways (or test
+//! runs) can share one server:
+//!
+//! - `{ns}:idem:{key}`: hash `fp`, `result`; its TTL is the claim's lease,
+//!   then the result's retention.
+//! - `{ns}:seen:{event_id}`: `1` with the dedupe TTL.
+//! - `{ns}:outbox`: hash id -> entry JSON.
+//! - `{ns}:outbox:due`: sorted set id -> due time (epoch millis); a lease is
+//!   the score pushed into the future.
+//! - `{ns}:outbox:case:{case_id}`: set of the case's entry ids.
+//! - `{ns}:audit:{case_id}`: list of entry JSON, oldest first.
+//! - `{ns}:cursor:{name}`: the cursor as a decimal string.
+//!
+//! Every read-decide-write sequence runs as one Lua script: Redis executes a
+//! script without interleaving any other command, which is what makes the
+//! claims safe across replicas.
 
-use super::*;
+use std::time::Duration;
 
-/// Placeholder until the Redis backend lands.
-pub struct RedisStore;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use redis::aio::ConnectionManager;
+use redis::Script;
+
+use super::{AuditEntry, Claim, OutboxEntry, Result, Store, StoreError};
+
+/// Absent (or expired, which Redis makes absent) -> claim it with the lease.
+/// Present -> report what is there without touching it. The lookup and the
+/// claim happen inside one script, so of two concurrent callers exactly one
+/// sees the key absent.
+const IDEM_BEGIN: &str = r#"
+local fp = redis.call('HGET', KEYS[1], 'fp')
+if not fp then
+  -- Clears a hash left without a fingerprint, so no stale result survives.
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 'fp', ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {'claimed'}
+end
+if fp ~= ARGV[1] then
+  return {'conflict'}
+end
+local result = redis.call('HGET', KEYS[1], 'result')
+if result then
+  return {'done', result}
+end
+return {'in_progress'}
+"#;
+
+/// Take up to ARGV[2] ids due by ARGV[1] and move their score to ARGV[3] (the
+/// lease's end). Selecting and re-scoring in one script means a second replica
+/// running the same script afterwards no longer sees them as due, so an entry
+/// goes to one worker until its lease runs out. An id without an entry (which
+/// push/complete never leave behind, but a hand-edited server could) is
+/// dropped rather than handed out forever.
+const OUTBOX_CLAIM_DUE: &str = r#"
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local out = {}
+for _, id in ipairs(ids) do
+  local json = redis.call('HGET', KEYS[2], id)
+  if json then
+    redis.call('ZADD', KEYS[1], ARGV[3], id)
+    table.insert(out, json)
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out
+"#;
+
+/// Write the entry, its due time and its case membership together, so a
+/// claimer or `pending` never sees an entry half written. A replaced entry
+/// that moved to another case leaves its old case's set here too; that set's
+/// key is only known from the stored JSON, hence built from the prefix in
+/// ARGV[4] (fine on a single server; not cluster-safe).
+const OUTBOX_PUSH: &str = r#"
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old then
+  local old_case = ARGV[4] .. cjson.decode(old)['case_id']
+  if old_case ~= KEYS[3] then
+    redis.call('SREM', old_case, ARGV[1])
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+return 1
+"#;
+
+/// Forget the entry in all three places at once, so it cannot be claimed or
+/// listed as pending after it is done. Its case is read from the stored JSON.
+const OUTBOX_COMPLETE: &str = r#"
+local json = redis.call('HGET', KEYS[1], ARGV[1])
+if json then
+  redis.call('SREM', ARGV[2] .. cjson.decode(json)['case_id'], ARGV[1])
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return 1
+"#;
+
+/// The case's entries as one snapshot: reading the id set and then the
+/// entries separately could list an id whose entry was completed in between.
+const OUTBOX_PENDING: &str = r#"
+local ids = redis.call('SMEMBERS', KEYS[1])
+local out = {}
+for _, id in ipairs(ids) do
+  local json = redis.call('HGET', KEYS[2], id)
+  if json then
+    table.insert(out, json)
+  end
+end
+return out
+"#;
+
+/// The Redis backend. Cheap to clone: the connection manager is shared and
+/// reconnects by itself after the server goes away.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    idem_begin: Script,
+    claim_due: Script,
+    push: Script,
+    complete: Script,
+    pending: Script,
+}
+
+/// A store error saying which operation failed.
+fn err(op: &str) -> impl FnOnce(redis::RedisError) -> StoreError + '_ {
+    move |e| StoreError(format!("redis {op}: {e}"))
+}
+
+/// Redis rejects a zero or negative expiry, and a sub-millisecond duration
+/// would round to zero: the shortest expiry is 1 ms.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+fn to_json<T: serde::Serialize>(op: &str, value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError(format!("redis {op}: encode: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(op: &str, json: &str) -> Result<T> {
+    serde_json::from_str(json).map_err(|e| StoreError(format!("redis {op}: corrupt entry: {e}")))
+}
+
+impl RedisStore {
+    /// Connect to `url` (`redis://host:port/db`), keeping every key under
+    /// `"{namespace}:"`.
+    pub async fn connect(url: &str, namespace: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(err("connect"))?;
+        let conn = ConnectionManager::new(client)
+            .await
+            .map_err(err("connect"))?;
+        Ok(Self {
+            conn,
+            prefix: format!("{namespace}:"),
+            idem_begin: Script::new(IDEM_BEGIN),
+            claim_due: Script::new(OUTBOX_CLAIM_DUE),
+            push: Script::new(OUTBOX_PUSH),
+            complete: Script::new(OUTBOX_COMPLETE),
+            pending: Script::new(OUTBOX_PENDING),
+        })
+    }
+
+    fn key(&self, kind: &str, name: &str) -> String {
+        format!("{}{kind}:{name}", self.prefix)
+    }
+
+    fn outbox_key(&self) -> String {
+        format!("{}outbox", self.prefix)
+    }
+
+    fn due_key(&self) -> String {
+        format!("{}outbox:due", self.prefix)
+    }
+
+    fn case_prefix(&self) -> String {
+        format!("{}outbox:case:", self.prefix)
+    }
+
+    // The manager is a handle onto one multiplexed connection; each call
+    // takes its own handle so `&self` methods can run concurrently.
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn idem_begin(&self, key: &str, fingerprint: &str, lease: Duration) -> Result<Claim> {
+        let reply: Vec<String> = self
+            .idem_begin
+            .key(self.key("idem", key))
+            .arg(fingerprint)
+            .arg(millis(lease))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(err("idem_begin"))?;
+        match reply.as_slice() {
+            [s] if s == "claimed" => Ok(Claim::Claimed),
+            [s] if s == "in_progress" => Ok(Claim::InProgress),
+            [s] if s == "conflict" => Ok(Claim::Conflict),
+            [s, result] if s == "done" => Ok(Claim::Done(result.clone())),
+            other => Err(StoreError(format!(
+                "redis idem_begin: unexpected reply {other:?}"
+            ))),
+        }
+    }
+
+    async fn idem_finish(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        result: &str,
+        ttl: Duration,
+    ) -> Result<()> {
+        let key = self.key("idem", key);
+        // MULTI/EXEC: the result never exists without its expiry (or keeps the
+        // claim's shorter lease), and a claim never sees half of it.
+        redis::pipe()
+            .atomic()
+            .cmd("HSET")
+            .arg(&key)
+            .arg("fp")
+            .arg(fingerprint)
+            .arg("result")
+            .arg(result)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(millis(ttl))
+            .ignore()
+            .query_async::<()>(&mut self.conn())
+            .await
+            .map_err(err("idem_finish"))
+    }
+
+    async fn idem_release(&self, key: &str) -> Result<()> {
+        redis::cmd("DEL")
+            .arg(self.key("idem", key))
+            .query_async::<()>(&mut self.conn())
+            .await
+            .map_err(err("idem_release"))
+    }
+
+    async fn first_delivery(&self, event_id: &str, ttl: Duration) -> Result<bool> {
+        // SET NX answers OK when it set the key and nil when it existed: one
+        // command, so two deliveries racing cannot both be "first".
+        redis::cmd("SET")
+            .arg(self.key("seen", event_id))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(ttl))
+            .query_async::<bool>(&mut self.conn())
+            .await
+            .map_err(err("first_delivery"))
+    }
+
+    async fn outbox_push(&self, entry: OutboxEntry) -> Result<()> {
+        let json = to_json("outbox_push", &entry)?;
+        self.push
+            .key(self.outbox_key())
+            .key(self.due_key())
+            .key(self.key("outbox:case", &entry.case_id))
+            .arg(&entry.id)
+            .arg(json)
+            .arg(entry.next_at.timestamp_millis())
+            .arg(self.case_prefix())
+            .invoke_async::<()>(&mut self.conn())
+            .await
+            .map_err(err("outbox_push"))
+    }
+
+    async fn outbox_claim_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<OutboxEntry>> {
+        // Nothing asked for: skip the round trip.
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let now_ms = now.timestamp_millis();
+        let lease_ms = i64::try_from(millis(lease)).unwrap_or(i64::MAX);
+        let jsons: Vec<String> = self
+            .claim_due
+            .key(self.due_key())
+            .key(self.outbox_key())
+            .arg(now_ms)
+            .arg(limit)
+            .arg(now_ms.saturating_add(lease_ms))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(err("outbox_claim_due"))?;
+        jsons
+            .iter()
+            .map(|j| from_json("outbox_claim_due", j))
+            .collect()
+    }
+
+    async fn outbox_complete(&self, id: &str) -> Result<()> {
+        self.complete
+            .key(self.outbox_key())
+            .key(self.due_key())
+            .arg(id)
+            .arg(self.case_prefix())
+            .invoke_async::<()>(&mut self.conn())
+            .await
+            .map_err(err("outbox_complete"))
+    }
+
+    async fn outbox_pending(&self, case_id: &str) -> Result<Vec<OutboxEntry>> {
+        let jsons: Vec<String> = self
+            .pending
+            .key(self.key("outbox:case", case_id))
+            .key(self.outbox_key())
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(err("outbox_pending"))?;
+        let mut entries = jsons
+            .iter()
+            .map(|j| from_json::<OutboxEntry>("outbox_pending", j))
+            .collect::<Result<Vec<_>>>()?;
+        // A set has no order; the trait's callers get them by id, like the
+        // in-memory backend.
+        entries.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(entries)
+    }
+
+    async fn audit_append(&self, case_id: &str, entry: AuditEntry) -> Result<()> {
+        redis::cmd("RPUSH")
+            .arg(self.key("audit", case_id))
+            .arg(to_json("audit_append", &entry)?)
+            .query_async::<()>(&mut self.conn())
+            .await
+            .map_err(err("audit_append"))
+    }
+
+    async fn audit_list(&self, case_id: &str) -> Result<Vec<AuditEntry>> {
+        let jsons: Vec<String> = redis::cmd("LRANGE")
+            .arg(self.key("audit", case_id))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(err("audit_list"))?;
+        jsons.iter().map(|j| from_json("audit_list", j)).collect()
+    }
+
+    async fn cursor_get(&self, name: &str) -> Result<Option<u64>> {
+        redis::cmd("GET")
+            .arg(self.key("cursor", name))
+            .query_async::<Option<u64>>(&mut self.conn())
+            .await
+            .map_err(err("cursor_get"))
+    }
+
+    async fn cursor_set(&self, name: &str, value: u64) -> Result<()> {
+        redis::cmd("SET")
+            .arg(self.key("cursor", name))
+            .arg(value)
+            .query_async::<()>(&mut self.conn())
+            .await
+            .map_err(err("cursor_set"))
+    }
+
+    async fn ping(&self) -> Result<()> {
+        redis::cmd("PING")
+            .query_async::<()>(&mut self.conn())
+            .await
+            .map_err(err("ping"))
+    }
+}
