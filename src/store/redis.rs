@@ -377,3 +377,224 @@ impl Store for RedisStore {
             .map_err(err("ping"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::contract;
+    use super::*;
+    use std::collections::HashSet;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::path::PathBuf;
+    use std::process::{Child, Command, Stdio};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    /// A `redis-server` of our own, killed (and its directory removed) on drop.
+    struct RedisServer {
+        child: Child,
+        dir: PathBuf,
+        port: u16,
+    }
+
+    impl Drop for RedisServer {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// The redis-server the test talks to: `GRIDCASE_TEST_REDIS_URL` when set,
+    /// else one started here (the guard keeps it alive).
+    struct TestRedis {
+        url: String,
+        _server: Option<RedisServer>,
+    }
+
+    fn answers_ping(port: u16) -> bool {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+        let mut buf = [0u8; 7];
+        s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    }
+
+    fn start_server() -> RedisServer {
+        // The port is free when read, but another process may take it before
+        // redis binds it: retry with a fresh one.
+        for _ in 0..3 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("find a free port")
+                .port();
+            let dir = std::env::temp_dir()
+                .join(format!("gridcase-redis-test-{}-{port}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("create redis temp dir");
+            let child = match Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--save", "", "--appendonly", "no"])
+                .arg("--dir")
+                .arg(&dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+            {
+                Ok(c) => c,
+                Err(e) => panic!(
+                    "cannot start redis-server ({e}): install it or set \
+                     GRIDCASE_TEST_REDIS_URL to a Redis the tests may use"
+                ),
+            };
+            let mut server = RedisServer { child, dir, port };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if answers_ping(port) {
+                    return server;
+                }
+                if let Ok(Some(_)) = server.child.try_wait() {
+                    break; // exited, most likely the port was taken
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            drop(server);
+        }
+        panic!("redis-server did not come up on a free port");
+    }
+
+    fn test_redis() -> TestRedis {
+        match std::env::var("GRIDCASE_TEST_REDIS_URL") {
+            Ok(url) if !url.is_empty() => TestRedis { url, _server: None },
+            _ => {
+                let server = start_server();
+                TestRedis {
+                    url: format!("redis://127.0.0.1:{}/", server.port),
+                    _server: Some(server),
+                }
+            }
+        }
+    }
+
+    /// A namespace no other test (or run sharing the server) uses.
+    fn namespace() -> String {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        format!(
+            "gridcase-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    #[tokio::test]
+    async fn redis_store_keeps_the_store_contract() {
+        let redis = test_redis();
+        let store = RedisStore::connect(&redis.url, &namespace()).await.unwrap();
+        store.ping().await.unwrap();
+        contract::idempotency(&store, "r").await;
+        contract::webhook_dedupe(&store, "r").await;
+        contract::outbox(&store, "r").await;
+        contract::audit_and_cursors(&store, "r").await;
+        let shared: Arc<dyn Store> =
+            Arc::new(RedisStore::connect(&redis.url, &namespace()).await.unwrap());
+        contract::concurrent_claims_have_one_winner(shared, "r").await;
+    }
+
+    fn step(id: &str, case: &str, at: DateTime<Utc>) -> OutboxEntry {
+        OutboxEntry {
+            id: id.to_owned(),
+            case_id: case.to_owned(),
+            step: serde_json::json!({ "kind": "post_message", "id": id }),
+            actor: "agent:test".to_owned(),
+            attempts: 0,
+            next_at: at,
+            last_error: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn replicas_share_the_outbox_and_never_claim_the_same_step() {
+        let redis = test_redis();
+        let ns = namespace();
+        let a = Arc::new(RedisStore::connect(&redis.url, &ns).await.unwrap());
+        let b = Arc::new(RedisStore::connect(&redis.url, &ns).await.unwrap());
+        let now = Utc::now();
+        let ids: Vec<String> = (0..40).map(|i| format!("step-{i:02}")).collect();
+        for (i, id) in ids.iter().enumerate() {
+            let store = if i % 2 == 0 { &a } else { &b };
+            store
+                .outbox_push(step(id, &format!("CASE-{}", i % 4), now))
+                .await
+                .unwrap();
+        }
+
+        // Both replicas poll at once, in small batches, until nothing is due.
+        let lease = Duration::from_secs(60);
+        let poll = |s: Arc<RedisStore>| {
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                loop {
+                    let batch = s.outbox_claim_due(now, 3, lease).await.unwrap();
+                    if batch.is_empty() {
+                        return got;
+                    }
+                    got.extend(batch.into_iter().map(|e| e.id));
+                }
+            })
+        };
+        let (ta, tb) = (poll(a.clone()), poll(b.clone()));
+        let (got_a, got_b) = (ta.await.unwrap(), tb.await.unwrap());
+        let mut all: Vec<String> = got_a.iter().chain(&got_b).cloned().collect();
+        all.sort();
+        assert_eq!(all, ids, "each due step handed to exactly one replica");
+        let set_a: HashSet<_> = got_a.iter().collect();
+        assert!(got_b.iter().all(|id| !set_a.contains(id)));
+
+        // A restarted gateway (a fresh connection) still sees what was pushed
+        // before, and can claim it once it is due again.
+        drop((a, b));
+        let fresh = RedisStore::connect(&redis.url, &ns).await.unwrap();
+        let pending = fresh.outbox_pending("CASE-1").await.unwrap();
+        let pending_ids: Vec<_> = pending.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(
+            pending_ids,
+            [
+                "step-01", "step-05", "step-09", "step-13", "step-17", "step-21", "step-25",
+                "step-29", "step-33", "step-37"
+            ]
+        );
+        let mut retry = pending[0].clone();
+        retry.attempts = 1;
+        retry.next_at = now;
+        fresh.outbox_push(retry).await.unwrap();
+        let claimed = fresh.outbox_claim_due(Utc::now(), 10, lease).await.unwrap();
+        assert_eq!(claimed.len(), 1);
+        assert_eq!(
+            (claimed[0].id.as_str(), claimed[0].attempts),
+            ("step-01", 1)
+        );
+
+        // Completing removes the step everywhere, including its case's list.
+        fresh.outbox_complete("step-01").await.unwrap();
+        assert_eq!(fresh.outbox_pending("CASE-1").await.unwrap().len(), 9);
+    }
+
+    #[tokio::test]
+    async fn a_step_moved_to_another_case_leaves_the_old_case() {
+        let redis = test_redis();
+        let store = RedisStore::connect(&redis.url, &namespace()).await.unwrap();
+        let now = Utc::now();
+        store.outbox_push(step("s", "CASE-A", now)).await.unwrap();
+        store.outbox_push(step("s", "CASE-B", now)).await.unwrap();
+        assert!(store.outbox_pending("CASE-A").await.unwrap().is_empty());
+        assert_eq!(store.outbox_pending("CASE-B").await.unwrap().len(), 1);
+        store.outbox_complete("s").await.unwrap();
+        assert!(store.outbox_pending("CASE-B").await.unwrap().is_empty());
+        assert!(store
+            .outbox_claim_due(now, 10, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .is_empty());
+    }
+}
