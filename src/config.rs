@@ -77,6 +77,34 @@ struct FileConfig {
     auth: AuthFile,
     #[serde(default)]
     limits: LimitsFile,
+    /// Redis for the store (idempotency keys, outbox, webhook dedupe, activity); unset = in memory.
+    redis_url: Option<Secret>,
+    /// Shared secret platforms sign webhooks with.
+    webhook_secret: Option<Secret>,
+    #[serde(default)]
+    rules: RulesFile,
+}
+
+/// Which platform events start workflows by themselves (all on by default).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    /// Failed, rejected or acknowledgement-overdue transaction → exception case.
+    transaction_exceptions: Option<bool>,
+    /// New dispute discussion → dispute case.
+    disputes: Option<bool>,
+    /// New compliance question → compliance review with routed tasks.
+    compliance_reviews: Option<bool>,
+    /// Discussion tagged `escalate` → support escalation.
+    escalation_tag: Option<bool>,
+    /// Case status change → milestone published to the community.
+    milestones: Option<bool>,
+    /// Case resolved (and shared) → resolution posted to the community.
+    resolutions: Option<bool>,
+    /// Document posted in a discussion whose case awaits documents → linked as evidence.
+    auto_link_documents: Option<bool>,
+    /// Poll the platforms' events feeds every this many ms (0 or unset = rely on webhooks).
+    poll_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -154,6 +182,34 @@ impl Default for Limits {
     }
 }
 
+/// Which automatic workflows run.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub transaction_exceptions: bool,
+    pub disputes: bool,
+    pub compliance_reviews: bool,
+    pub escalation_tag: bool,
+    pub milestones: bool,
+    pub resolutions: bool,
+    pub auto_link_documents: bool,
+    pub poll_interval: Option<Duration>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            transaction_exceptions: true,
+            disputes: true,
+            compliance_reviews: true,
+            escalation_tag: true,
+            milestones: true,
+            resolutions: true,
+            auto_link_documents: true,
+            poll_interval: None,
+        }
+    }
+}
+
 /// Everything `gridcase serve` needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -163,7 +219,14 @@ pub struct Config {
     pub core_case: PlatformConfig,
     pub auth: AuthConfig,
     pub limits: Limits,
+    pub redis_url: Option<Secret>,
+    /// Unset: webhooks are refused (401) and only polling can feed the rules.
+    pub webhook_secret: Option<Secret>,
+    pub rules: Rules,
 }
+
+/// The webhook secret sandbox mode gives its simulators.
+pub const SANDBOX_WEBHOOK_SECRET: &str = "gridcase-sandbox-webhook-secret";
 
 /// The development client credentials both simulators accept by default; used when
 /// a platform has a URL but no credentials configured (with a warning).
@@ -247,6 +310,15 @@ impl Settings {
         if let Some(v) = get("GRIDCASE_JWT_AUDIENCE") {
             file.auth.jwt_audience = Some(v);
         }
+        if let Some(v) = get("GRIDCASE_REDIS_URL") {
+            file.redis_url = Some(Secret(v));
+        }
+        if let Some(v) = get("GRIDCASE_WEBHOOK_SECRET") {
+            file.webhook_secret = Some(Secret(v));
+        }
+        if let Some(v) = num("GRIDCASE_POLL_INTERVAL_MS")? {
+            file.rules.poll_interval_ms = Some(v);
+        }
         Ok(Self { file })
     }
 
@@ -260,6 +332,9 @@ impl Settings {
         self.file.trading_grid.url = Some(trading_grid.to_owned());
         self.file.core_case.url = Some(core_case.to_owned());
         self.file.auth.jwt_secret = Some(Secret::new(SANDBOX_JWT_SECRET));
+        if self.file.webhook_secret.is_none() {
+            self.file.webhook_secret = Some(Secret::new(SANDBOX_WEBHOOK_SECRET));
+        }
         self
     }
 
@@ -337,6 +412,40 @@ impl Settings {
                 .unwrap_or(defaults.max_page_size)
                 .clamp(1, 100),
         };
+        if let Some(r) = &f.redis_url {
+            let u = Url::parse(r.expose())
+                .map_err(|_| invalid("redis_url (GRIDCASE_REDIS_URL)", "not a URL"))?;
+            if !matches!(u.scheme(), "redis" | "rediss") {
+                return Err(invalid(
+                    "redis_url (GRIDCASE_REDIS_URL)",
+                    "must be redis:// or rediss://",
+                ));
+            }
+        }
+        if f.webhook_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().len() < 16)
+        {
+            return Err(invalid(
+                "webhook_secret (GRIDCASE_WEBHOOK_SECRET)",
+                "must be at least 16 characters",
+            ));
+        }
+        let r = f.rules;
+        let on = |v: Option<bool>| v.unwrap_or(true);
+        let rules = Rules {
+            transaction_exceptions: on(r.transaction_exceptions),
+            disputes: on(r.disputes),
+            compliance_reviews: on(r.compliance_reviews),
+            escalation_tag: on(r.escalation_tag),
+            milestones: on(r.milestones),
+            resolutions: on(r.resolutions),
+            auto_link_documents: on(r.auto_link_documents),
+            poll_interval: r
+                .poll_interval_ms
+                .filter(|ms| *ms > 0)
+                .map(Duration::from_millis),
+        };
         Ok(Config {
             listen,
             public_url,
@@ -348,6 +457,9 @@ impl Settings {
                 audience: f.auth.jwt_audience,
             },
             limits,
+            redis_url: f.redis_url,
+            webhook_secret: f.webhook_secret,
+            rules,
         })
     }
 }

@@ -14,17 +14,24 @@
 //! - `domain`   — ids that parse, enums, status → milestone, records; no I/O
 //! - `upstream` — Trading Grid and Core Case connectors: wire models, mapping, HTTP clients
 //! - `graphql`  — schema, query resolvers, types, loaders, errors
-//! - `http`     — router: `/graphql`, `/documents/{id}/content`, `/healthz`, `/readyz`
+//! - `http`     — router: `/graphql`, `/documents/{id}/content`, `/webhooks/{platform}`, `/healthz`, `/readyz`
+//! - `workflows`— the use cases as idempotent step sequences; the outbox worker
+//! - `rules`    — platform events (webhooks, feed polling) → workflows
+//! - `store`    — idempotency keys, outbox, webhook dedupe, activity: memory or Redis
+//! - `events`   — the milestone bus
 //! - `sim`      — simulators of both platforms (used by `gridcase simulate`, sandbox mode and tests; the gateway never calls into it)
 
 pub mod auth;
 pub mod config;
 pub mod domain;
+pub mod events;
 pub mod graphql;
 mod http;
+pub mod rules;
 pub mod sim;
 pub mod store;
 pub mod upstream;
+pub mod workflows;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -38,11 +45,15 @@ use crate::upstream::core_case::CoreCaseClient;
 use crate::upstream::trading_grid::TradingGridClient;
 use crate::upstream::HttpSettings;
 
-/// A built gateway: listener bound, router ready.
+/// A built gateway: listener bound, router ready, background work prepared.
 pub struct App {
     listener: tokio::net::TcpListener,
     router: axum::Router,
     addr: SocketAddr,
+    workflows: Arc<workflows::Workflows>,
+    rules: Arc<rules::RuleEngine>,
+    tg: Arc<dyn upstream::TradingGrid>,
+    cc: Arc<dyn upstream::CoreCase>,
 }
 
 fn http_settings(platform: Platform, p: &PlatformConfig) -> HttpSettings {
@@ -62,7 +73,7 @@ fn http_settings(platform: Platform, p: &PlatformConfig) -> HttpSettings {
 impl App {
     /// Wire everything from `config` and bind its listen address (port 0 allowed;
     /// [`App::addr`] tells the real one).
-    pub async fn build(config: Config) -> std::io::Result<App> {
+    pub async fn build(config: Config) -> anyhow::Result<App> {
         let tg: Arc<dyn upstream::TradingGrid> = Arc::new(TradingGridClient::new(http_settings(
             Platform::TradingGrid,
             &config.trading_grid,
@@ -76,20 +87,42 @@ impl App {
             .as_ref()
             .map(|u| u.as_str().trim_end_matches('/').to_owned())
             .unwrap_or_default();
+        let store: Arc<dyn store::Store> = match &config.redis_url {
+            Some(url) => Arc::new(
+                store::RedisStore::connect(url.expose(), "gridcase")
+                    .await
+                    .map_err(|e| anyhow::anyhow!("GRIDCASE_REDIS_URL: {e}"))?,
+            ),
+            None => Arc::new(store::MemoryStore::new()),
+        };
+        let workflows = Arc::new(workflows::Workflows::new(
+            tg.clone(),
+            cc.clone(),
+            store.clone(),
+            Arc::new(events::MemoryBus::default()),
+        ));
+        let rules = Arc::new(rules::RuleEngine::new(
+            workflows.clone(),
+            config.rules.clone(),
+        ));
         let schema = graphql::build(
             graphql::Services {
                 tg: tg.clone(),
                 cc: cc.clone(),
                 public_url,
                 max_page_size: config.limits.max_page_size,
+                workflows: workflows.clone(),
             },
             &config.limits,
         );
         let state = http::AppState {
             schema,
             verifier: Arc::new(auth::JwtVerifier::new(&config.auth)),
-            tg,
-            cc,
+            tg: tg.clone(),
+            cc: cc.clone(),
+            store,
+            rules: rules.clone(),
+            webhook_secret: config.webhook_secret.clone(),
         };
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
@@ -97,6 +130,10 @@ impl App {
             listener,
             router: http::router(state),
             addr,
+            workflows,
+            rules,
+            tg,
+            cc,
         })
     }
 
@@ -104,13 +141,34 @@ impl App {
         self.addr
     }
 
-    /// Serve until `shutdown` resolves, then finish in-flight requests.
+    /// Serve until `shutdown` resolves, then finish in-flight requests and stop
+    /// the background work (outbox worker, feed pollers) this app owns.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut tasks = vec![tokio::spawn(
+            self.workflows.clone().run_outbox(stopped.clone()),
+        )];
+        if let Some(every) = self.rules.rules().poll_interval {
+            for platform in [Platform::TradingGrid, Platform::CoreCase] {
+                tasks.push(tokio::spawn(self.rules.clone().poll(
+                    platform,
+                    self.tg.clone(),
+                    self.cc.clone(),
+                    every,
+                    stopped.clone(),
+                )));
+            }
+        }
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
-            .await
+            .await;
+        let _ = stop.send(true);
+        for t in tasks {
+            let _ = t.await;
+        }
+        served
     }
 }

@@ -4,8 +4,11 @@
 
 pub mod ids;
 pub mod milestone;
+pub mod partner_view;
 pub mod records;
+pub mod writes;
 
 pub use ids::*;
 pub use milestone::{CaseStatus, Milestone};
 pub use records::*;
+pub use writes::*;

@@ -13,6 +13,8 @@ pub mod code {
     pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
     pub const UPSTREAM_UNAVAILABLE: &str = "UPSTREAM_UNAVAILABLE";
     pub const INTERNAL: &str = "INTERNAL";
+    pub const IDEMPOTENCY_CONFLICT: &str = "IDEMPOTENCY_CONFLICT";
+    pub const RETRY_LATER: &str = "RETRY_LATER";
 }
 
 pub(crate) fn bad_input(message: impl Into<String>) -> Error {

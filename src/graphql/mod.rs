@@ -5,21 +5,23 @@ mod connection;
 pub mod errors;
 mod fetch;
 mod loaders;
+mod mutation;
 mod query;
 mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptyMutation, EmptySubscription, Schema};
+use async_graphql::{Context, EmptySubscription, Schema};
 
 use crate::auth::Principal;
 use crate::config::Limits;
 use crate::upstream::{CoreCase, TradingGrid};
 
 pub(crate) use loaders::Loaders;
+pub use mutation::Mutation;
 pub use query::Query;
 
-pub type GatewaySchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type GatewaySchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Long-lived services every request shares (schema data).
 pub(crate) struct Services {
@@ -28,6 +30,7 @@ pub(crate) struct Services {
     /// Prefix for absolute links (`downloadUrl`); empty = relative links.
     pub public_url: String,
     pub max_page_size: usize,
+    pub workflows: Arc<crate::workflows::Workflows>,
 }
 
 /// What one request carries: who asks, and its own loaders.
@@ -55,13 +58,13 @@ pub(crate) fn scope<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a RequestS
 
 /// The schema without any services: enough to print the SDL.
 pub fn sdl() -> String {
-    Schema::build(Query, EmptyMutation, EmptySubscription)
+    Schema::build(Query, Mutation, EmptySubscription)
         .finish()
         .sdl()
 }
 
 pub(crate) fn build(services: Services, limits: &Limits) -> GatewaySchema {
-    Schema::build(Query, EmptyMutation, EmptySubscription)
+    Schema::build(Query, Mutation, EmptySubscription)
         .data(services)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)

@@ -14,7 +14,14 @@ pub(crate) async fn healthz() -> impl IntoResponse {
 }
 
 pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let (tg, cc) = tokio::join!(state.tg.check(), state.cc.check());
+    let (tg, cc, store) = tokio::join!(state.tg.check(), state.cc.check(), state.store.ping());
+    let store_ok = match &store {
+        Ok(()) => "ok",
+        Err(e) => {
+            tracing::warn!(error = %e, "store readiness check failed");
+            "unavailable"
+        }
+    };
     let describe = |r: &Result<(), crate::upstream::UpstreamError>| match r {
         Ok(()) => "ok".to_owned(),
         Err(e) => {
@@ -22,7 +29,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             "unavailable".to_owned()
         }
     };
-    let ready = tg.is_ok() && cc.is_ok();
+    let ready = tg.is_ok() && cc.is_ok() && store.is_ok();
     let status = if ready {
         StatusCode::OK
     } else {
@@ -34,6 +41,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             "status": if ready { "ready" } else { "not ready" },
             "trading_grid": describe(&tg),
             "core_case": describe(&cc),
+            "store": store_ok,
         })),
     )
 }

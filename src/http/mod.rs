@@ -1,8 +1,10 @@
-//! The HTTP surface: GraphQL (POST/GET, GraphiQL), document downloads, health.
+//! The HTTP surface: GraphQL (POST/GET, GraphiQL), document downloads, signed
+//! webhooks in, health.
 
 mod documents;
 mod graphql;
 mod health;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -10,7 +12,7 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use crate::auth::{JwtVerifier, Principal};
@@ -25,6 +27,9 @@ pub(crate) struct AppState {
     pub verifier: Arc<JwtVerifier>,
     pub tg: Arc<dyn TradingGrid>,
     pub cc: Arc<dyn CoreCase>,
+    pub store: Arc<dyn crate::store::Store>,
+    pub rules: Arc<crate::rules::RuleEngine>,
+    pub webhook_secret: Option<crate::config::Secret>,
 }
 
 /// Every route. No socket needed: tests may `oneshot` it.
@@ -35,6 +40,7 @@ pub(crate) fn router(state: AppState) -> Router {
             get(graphql::get_graphql).post(graphql::post_graphql),
         )
         .route("/documents/{id}/content", get(documents::content))
+        .route("/webhooks/{platform}", post(webhooks::receive))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .layer(tower_http::trace::TraceLayer::new_for_http())

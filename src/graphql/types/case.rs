@@ -156,6 +156,30 @@ impl Case {
             .unwrap_or_default();
         Ok(Some(notes.into_iter().map(CaseNote::from).collect()))
     }
+    /// What the gateway did on this case (who, what, when, which upstream records),
+    /// oldest first. Staff only.
+    #[graphql(guard = "InternalOnly")]
+    async fn activity(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ActivityEntry>> {
+        let entries = crate::graphql::services(ctx)?
+            .workflows
+            .store()
+            .audit_list(self.0.id.as_str())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "activity unavailable");
+                crate::graphql::errors::internal()
+            })?;
+        Ok(entries
+            .into_iter()
+            .map(|e| ActivityEntry {
+                at: e.at,
+                actor: e.actor,
+                action: e.action,
+                upstream_ids: e.upstream_ids,
+                detail: e.detail,
+            })
+            .collect())
+    }
     /// What happened on the case, oldest first. Staff only.
     #[graphql(guard = "InternalOnly")]
     async fn history(
@@ -174,6 +198,21 @@ impl Case {
             entries.into_iter().map(CaseHistoryEntry::from).collect(),
         ))
     }
+}
+
+/// One thing the gateway did on a case.
+#[derive(SimpleObject)]
+pub(crate) struct ActivityEntry {
+    /// When.
+    at: DateTime<Utc>,
+    /// Who: `agent:…`, `admin:…` or `rules` (automatic).
+    actor: String,
+    /// What, e.g. `case_created`, `evidence_linked`, `community_message_posted`, `step_deferred`.
+    action: String,
+    /// The upstream records touched, as `platform:id`.
+    upstream_ids: Vec<String>,
+    /// Details.
+    detail: Option<String>,
 }
 
 /// A task routed to a team on a case.

@@ -3,11 +3,12 @@
 
 use async_trait::async_trait;
 use chrono::SecondsFormat;
+use reqwest::Method;
 
 use super::{map, wire, CoreCase, MAX_IDS};
 use crate::domain::*;
 use crate::upstream::http::{chunks, next_page};
-use crate::upstream::{Content, Result, UpstreamHttp};
+use crate::upstream::{Content, Result, UpstreamError, UpstreamHttp};
 
 /// Core Case pages hold at most 100 records.
 const MAX_PAGE: usize = 100;
@@ -249,6 +250,176 @@ impl CoreCase for CoreCaseClient {
                 &format!("/api/v2/case-documents/{id}/content"),
             )
             .await
+    }
+
+    async fn cases_by_origin(&self, origin: &CaseOrigin) -> Result<Vec<Case>> {
+        let Some(r) = map::external_ref(origin) else {
+            return Ok(vec![]);
+        };
+        let items: Vec<wire::Case> = self
+            .all(
+                "list_cases",
+                "/api/v2/cases",
+                vec![
+                    ("external_system", r.system),
+                    ("external_kind", r.kind),
+                    ("external_id", r.id),
+                ],
+            )
+            .await?;
+        Ok(items.into_iter().map(map::case).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "core-case", key))]
+    async fn create_case(&self, case: &NewCase, key: &str) -> Result<CaseCreation> {
+        let created: Result<wire::Case> = self
+            .http
+            .send_json(
+                "create_case",
+                Method::POST,
+                "/api/v2/cases",
+                &map::new_case(case),
+                key,
+            )
+            .await;
+        match created {
+            Ok(c) => Ok(CaseCreation::Created(Box::new(map::case(c)))),
+            // An open case with the same origin exists: the platform names it.
+            Err(UpstreamError::Status { status: 409, .. }) => {
+                let existing = self.cases_by_origin(&case.origin).await?;
+                existing
+                    .into_iter()
+                    .find(|c| !matches!(c.status, CaseStatus::Resolved | CaseStatus::Closed))
+                    .map(|c| CaseCreation::Exists(c.id))
+                    .ok_or_else(|| UpstreamError::Decode {
+                        platform: crate::domain::Platform::CoreCase,
+                        operation: "create_case",
+                        detail: "409 without an open case of the same origin".into(),
+                    })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "core-case", id = %id, key))]
+    async fn set_case_status(&self, id: &CaseId, status: CaseStatus, key: &str) -> Result<Case> {
+        let c: wire::Case = self
+            .http
+            .send_json(
+                "update_case",
+                Method::PATCH,
+                &format!("/api/v2/cases/{id}"),
+                &wire::CasePatch {
+                    status: map::status_wire(status),
+                    ..Default::default()
+                },
+                key,
+            )
+            .await?;
+        Ok(map::case(c))
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "core-case", case = %case, key))]
+    async fn create_task(&self, case: &CaseId, title: &str, team: Team, key: &str) -> Result<Task> {
+        let t: wire::Task = self
+            .http
+            .send_json(
+                "create_task",
+                Method::POST,
+                &format!("/api/v2/cases/{case}/tasks"),
+                &wire::NewTask {
+                    title: title.to_owned(),
+                    team: map::team_wire(team),
+                    due_at: None,
+                },
+                key,
+            )
+            .await?;
+        Ok(map::task(t))
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "core-case", case = %case, key))]
+    async fn add_note(&self, case: &CaseId, body: &str, key: &str) -> Result<Note> {
+        let n: wire::Note = self
+            .http
+            .send_json(
+                "create_note",
+                Method::POST,
+                &format!("/api/v2/cases/{case}/notes"),
+                &wire::NewNote {
+                    body: body.to_owned(),
+                },
+                key,
+            )
+            .await?;
+        Ok(map::note(n))
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "core-case", case = %case, key))]
+    async fn link_evidence(
+        &self,
+        case: &CaseId,
+        link: &EvidenceLink,
+        key: &str,
+    ) -> Result<Evidence> {
+        let d: wire::CaseDocument = self
+            .http
+            .send_json(
+                "create_case_document",
+                Method::POST,
+                &format!("/api/v2/cases/{case}/documents"),
+                &wire::NewCaseDocument {
+                    name: link.name.clone(),
+                    content_type: link.content_type.clone(),
+                    size_bytes: link.size_bytes,
+                    sha256: link.sha256.clone(),
+                    source: Some(wire::DocumentSource {
+                        system: "trading-grid".into(),
+                        document_id: link.document_id.clone(),
+                    }),
+                    content_base64: None,
+                },
+                key,
+            )
+            .await?;
+        Ok(map::evidence(d))
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "core-case", case = %case, key))]
+    async fn put_resolution(
+        &self,
+        case: &CaseId,
+        r: &NewResolution,
+        key: &str,
+    ) -> Result<Resolution> {
+        let r: wire::Resolution = self
+            .http
+            .send_json(
+                "put_resolution",
+                Method::PUT,
+                &format!("/api/v2/cases/{case}/resolution"),
+                &wire::NewResolution {
+                    summary: r.summary.clone(),
+                    root_cause: r.root_cause.clone(),
+                    corrective_actions: r.corrective_actions.clone(),
+                    shared_with_partner: r.shared_with_partner,
+                },
+                key,
+            )
+            .await?;
+        Ok(map::resolution(r))
+    }
+
+    async fn events_after(&self, sequence: u64) -> Result<Vec<PlatformEvent>> {
+        let page: wire::Page<wire::Event> = self
+            .http
+            .get_json(
+                "list_events",
+                "/api/v2/events",
+                &[("after", sequence.to_string()), ("page_size", "100".into())],
+            )
+            .await?;
+        Ok(page.data.into_iter().map(map::event).collect())
     }
 
     async fn check(&self) -> Result<()> {

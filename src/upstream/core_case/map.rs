@@ -59,7 +59,7 @@ fn origin(r: Option<wire::ExternalRef>) -> CaseOrigin {
             CaseOrigin::Issue(IssueId::from_upstream(r.id))
         }
         Some(r) if r.system == TRADING_GRID && r.kind == "transaction" => CaseOrigin::Transactions(
-            r.id.split(',')
+            r.id.split(['.', ','])
                 .map(|id| TransactionId::from_upstream(id.to_owned()))
                 .collect(),
         ),
@@ -171,6 +171,117 @@ pub(super) fn resolution(r: wire::Resolution) -> Resolution {
         resolved_at: r.resolved_at,
         shared_with_partner: r.shared_with_partner,
     }
+}
+
+/// The external reference a case of this origin carries: its natural key.
+/// Several transactions join sorted with `.` (not part of any id).
+pub(crate) fn external_ref(origin: &CaseOrigin) -> Option<wire::ExternalRef> {
+    match origin {
+        CaseOrigin::Issue(id) => Some(wire::ExternalRef {
+            system: TRADING_GRID.into(),
+            kind: "discussion".into(),
+            id: id.to_string(),
+        }),
+        CaseOrigin::Transactions(ids) => {
+            let mut ids: Vec<&str> = ids.iter().map(|t| t.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            Some(wire::ExternalRef {
+                system: TRADING_GRID.into(),
+                kind: "transaction".into(),
+                id: ids.join("."),
+            })
+        }
+        CaseOrigin::Other => None,
+    }
+}
+
+pub(super) fn status_wire(s: CaseStatus) -> Option<wire::CaseStatus> {
+    Some(match s {
+        CaseStatus::New => wire::CaseStatus::New,
+        CaseStatus::Triage => wire::CaseStatus::Triage,
+        CaseStatus::InProgress => wire::CaseStatus::InProgress,
+        CaseStatus::WaitingOnPartner => wire::CaseStatus::WaitingOnPartner,
+        CaseStatus::OnHold => wire::CaseStatus::OnHold,
+        CaseStatus::Resolved => wire::CaseStatus::Resolved,
+        CaseStatus::Closed => wire::CaseStatus::Closed,
+        CaseStatus::Other => return None,
+    })
+}
+
+pub(super) fn team_wire(t: Team) -> wire::Team {
+    match t {
+        Team::Legal => wire::Team::Legal,
+        Team::Compliance => wire::Team::Compliance,
+        Team::Operations | Team::Other => wire::Team::Operations,
+        Team::Finance => wire::Team::Finance,
+        Team::CustomerService => wire::Team::CustomerService,
+    }
+}
+
+pub(super) fn new_case(c: &NewCase) -> wire::NewCase {
+    wire::NewCase {
+        case_type: match c.case_type {
+            CaseType::Dispute => wire::CaseType::Dispute,
+            CaseType::TransactionException => wire::CaseType::TransactionException,
+            CaseType::ComplianceReview => wire::CaseType::ComplianceReview,
+            CaseType::SupportEscalation | CaseType::Other => wire::CaseType::SupportEscalation,
+        },
+        priority: match c.priority {
+            Priority::Low => wire::Priority::Low,
+            Priority::Medium | Priority::Other => wire::Priority::Medium,
+            Priority::High => wire::Priority::High,
+            Priority::Critical => wire::Priority::Critical,
+        },
+        title: c.title.clone(),
+        description: c.description.clone(),
+        team: team_wire(c.team),
+        partner_id: c.partner_id.to_string(),
+        external_ref: external_ref(&c.origin),
+        transaction_ids: c.transaction_ids.iter().map(|t| t.to_string()).collect(),
+    }
+}
+
+/// A Core Case event (webhook body or feed entry) in the gateway's terms.
+pub(crate) fn event(e: wire::Event) -> PlatformEvent {
+    fn field<T: serde::de::DeserializeOwned>(v: &serde_json::Value, name: &str) -> Option<T> {
+        serde_json::from_value(v.get(name)?.clone()).ok()
+    }
+    let kind = match e.event_type.as_str() {
+        "case.created" => field(&e.data, "case").map(|c| EventKind::CaseCreated(case(c))),
+        "case.status_changed" => (|| {
+            let c: wire::Case = field(&e.data, "case")?;
+            let from: wire::CaseStatus = field(&e.data, "from")?;
+            let to: wire::CaseStatus = field(&e.data, "to")?;
+            Some(EventKind::CaseStatusChanged {
+                case: case(c),
+                from: status(from),
+                to: status(to),
+            })
+        })(),
+        "case.resolved" => (|| {
+            let c: wire::Case = field(&e.data, "case")?;
+            let r: wire::Resolution = field(&e.data, "resolution")?;
+            Some(EventKind::CaseResolved {
+                case: case(c),
+                resolution: resolution(r),
+            })
+        })(),
+        _ => None,
+    }
+    .unwrap_or(EventKind::Other(e.event_type));
+    PlatformEvent {
+        platform: Platform::CoreCase,
+        id: e.id,
+        sequence: e.sequence,
+        occurred_at: e.occurred_at,
+        kind,
+    }
+}
+
+/// Parse a webhook body.
+pub(crate) fn parse_event(body: &[u8]) -> Result<PlatformEvent, serde_json::Error> {
+    serde_json::from_slice::<wire::Event>(body).map(event)
 }
 
 /// Core Case error bodies: `{"code", "message", …}`.

@@ -8,6 +8,7 @@ pub mod wire;
 use async_trait::async_trait;
 
 pub(crate) use client::CoreCaseClient;
+pub(crate) use map::parse_event;
 
 use super::{Content, Result};
 use crate::domain::*;
@@ -36,6 +37,30 @@ pub trait CoreCase: Send + Sync + 'static {
         page: PageRequest,
     ) -> Result<Page<Resolution>>;
     async fn evidence_content(&self, id: &EvidenceId) -> Result<Content>;
+    /// Cases opened from this origin (the natural key of an escalation).
+    async fn cases_by_origin(&self, origin: &CaseOrigin) -> Result<Vec<Case>>;
+
+    // Writes. `key` is the write's idempotency key.
+    async fn create_case(&self, case: &NewCase, key: &str) -> Result<CaseCreation>;
+    async fn set_case_status(&self, id: &CaseId, status: CaseStatus, key: &str) -> Result<Case>;
+    async fn create_task(&self, case: &CaseId, title: &str, team: Team, key: &str) -> Result<Task>;
+    async fn add_note(&self, case: &CaseId, body: &str, key: &str) -> Result<Note>;
+    /// Link a community document; the same bytes linked twice are one entry.
+    async fn link_evidence(
+        &self,
+        case: &CaseId,
+        link: &EvidenceLink,
+        key: &str,
+    ) -> Result<Evidence>;
+    async fn put_resolution(
+        &self,
+        case: &CaseId,
+        resolution: &NewResolution,
+        key: &str,
+    ) -> Result<Resolution>;
+
+    /// Events after `sequence`, oldest first (one page).
+    async fn events_after(&self, sequence: u64) -> Result<Vec<PlatformEvent>>;
     /// A cheap authenticated call, for readiness.
     async fn check(&self) -> Result<()>;
 }

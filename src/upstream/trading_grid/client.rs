@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::SecondsFormat;
+use reqwest::Method;
 
 use super::{map, wire, TradingGrid, MAX_IDS};
 use crate::domain::*;
@@ -260,6 +261,85 @@ impl TradingGrid for TradingGridClient {
                 &format!("/v1/documents/{id}/content"),
             )
             .await
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "trading-grid", case = %case))]
+    async fn issues_of_case(&self, case: &CaseId) -> Result<Vec<Issue>> {
+        let items: Vec<wire::Discussion> = self
+            .all(
+                "list_discussions",
+                "/v1/discussions",
+                vec![("linked_case_ids", case.to_string())],
+            )
+            .await?;
+        Ok(items.into_iter().map(map::issue).collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "trading-grid", key))]
+    async fn open_issue(&self, issue: &NewIssue, key: &str) -> Result<Issue> {
+        let d: wire::Discussion = self
+            .http
+            .send_json(
+                "create_discussion",
+                Method::POST,
+                "/v1/discussions",
+                &map::new_discussion(issue),
+                key,
+            )
+            .await?;
+        Ok(map::issue(d))
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "trading-grid", id = %id, key))]
+    async fn update_issue(&self, id: &IssueId, patch: &IssuePatch, key: &str) -> Result<Issue> {
+        let d: wire::Discussion = self
+            .http
+            .send_json(
+                "update_discussion",
+                Method::PATCH,
+                &format!("/v1/discussions/{id}"),
+                &map::discussion_patch(patch),
+                key,
+            )
+            .await?;
+        Ok(map::issue(d))
+    }
+
+    #[tracing::instrument(skip_all, fields(platform = "trading-grid", issue = %issue, key))]
+    async fn post_message(
+        &self,
+        issue: &IssueId,
+        body: &str,
+        author: &Poster,
+        key: &str,
+    ) -> Result<Message> {
+        let m: wire::Message = self
+            .http
+            .send_json(
+                "create_message",
+                Method::POST,
+                &format!("/v1/discussions/{issue}/messages"),
+                &wire::NewMessage {
+                    author: map::author(author),
+                    body: body.to_owned(),
+                    document_ids: vec![],
+                },
+                key,
+            )
+            .await?;
+        Ok(map::message(m))
+    }
+
+    async fn events_after(&self, sequence: u64) -> Result<Vec<PlatformEvent>> {
+        let page: wire::Page<wire::Event> = self
+            .http
+            .get_json(
+                "list_events",
+                "/v1/events",
+                &[("after", sequence.to_string()), ("limit", "100".into())],
+            )
+            .await?;
+        Ok(page.items.into_iter().map(map::event).collect())
     }
 
     async fn check(&self) -> Result<()> {

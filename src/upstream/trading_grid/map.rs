@@ -180,6 +180,84 @@ pub(super) fn transaction(t: wire::Transaction) -> Transaction {
     }
 }
 
+fn issue_kind_wire(kind: IssueKind) -> wire::DiscussionKind {
+    match kind {
+        IssueKind::ShipmentDiscrepancy => wire::DiscussionKind::ShipmentDiscrepancy,
+        IssueKind::InvoiceDiscrepancy => wire::DiscussionKind::InvoiceDiscrepancy,
+        IssueKind::OrderDiscrepancy => wire::DiscussionKind::OrderDiscrepancy,
+        IssueKind::ComplianceQuestion => wire::DiscussionKind::ComplianceQuestion,
+        IssueKind::Support | IssueKind::Other => wire::DiscussionKind::Support,
+    }
+}
+
+fn issue_status_wire(status: IssueStatus) -> Option<wire::DiscussionStatus> {
+    Some(match status {
+        IssueStatus::Open => wire::DiscussionStatus::Open,
+        IssueStatus::Escalated => wire::DiscussionStatus::Escalated,
+        IssueStatus::Resolved => wire::DiscussionStatus::Resolved,
+        IssueStatus::Closed => wire::DiscussionStatus::Closed,
+        IssueStatus::Other => return None,
+    })
+}
+
+pub(super) fn author(p: &Poster) -> wire::Author {
+    wire::Author {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        role: wire::AuthorRole::Operator,
+    }
+}
+
+pub(super) fn new_discussion(i: &NewIssue) -> wire::NewDiscussion {
+    wire::NewDiscussion {
+        partner_id: i.partner_id.to_string(),
+        title: i.title.clone(),
+        kind: issue_kind_wire(i.kind),
+        tags: i.tags.clone(),
+        transaction_ids: i.transaction_ids.iter().map(|t| t.to_string()).collect(),
+        body: i.body.clone(),
+        author: author(&i.author),
+    }
+}
+
+pub(super) fn discussion_patch(p: &IssuePatch) -> wire::DiscussionPatch {
+    wire::DiscussionPatch {
+        status: p.status.and_then(issue_status_wire),
+        tags: p.tags.clone(),
+        linked_case_id: p.case_id.as_ref().map(|c| c.to_string()),
+    }
+}
+
+/// A Trading Grid event (webhook body or feed entry) in the gateway's terms.
+pub(crate) fn event(e: wire::Event) -> PlatformEvent {
+    fn data<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Option<T> {
+        serde_json::from_value(v.clone()).ok()
+    }
+    let kind = match e.event_type.as_str() {
+        "discussion.created" => data(&e.data).map(|d| EventKind::IssueOpened(issue(d))),
+        "discussion.updated" => data(&e.data).map(|d| EventKind::IssueUpdated(issue(d))),
+        "message.created" => data(&e.data).map(|m| EventKind::MessagePosted(message(m))),
+        "document.created" => data(&e.data).map(|d| EventKind::DocumentShared(document(d))),
+        "transaction.failed" | "transaction.rejected" | "transaction.ack_overdue" => {
+            data(&e.data).map(|t| EventKind::TransactionFailed(transaction(t)))
+        }
+        _ => None,
+    }
+    .unwrap_or(EventKind::Other(e.event_type));
+    PlatformEvent {
+        platform: Platform::TradingGrid,
+        id: e.id,
+        sequence: e.sequence,
+        occurred_at: e.occurred_at,
+        kind,
+    }
+}
+
+/// Parse a webhook body.
+pub(crate) fn parse_event(body: &[u8]) -> Result<PlatformEvent, serde_json::Error> {
+    serde_json::from_slice::<wire::Event>(body).map(event)
+}
+
 /// Trading Grid error bodies: `{"error": {"code", "message"}}`.
 pub(super) fn error(body: &[u8]) -> Option<(String, String)> {
     let body: wire::ErrorBody = serde_json::from_slice(body).ok()?;

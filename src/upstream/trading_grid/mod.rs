@@ -8,6 +8,7 @@ pub mod wire;
 use async_trait::async_trait;
 
 pub(crate) use client::TradingGridClient;
+pub(crate) use map::parse_event;
 
 use super::{Content, Result};
 use crate::domain::*;
@@ -37,6 +38,23 @@ pub trait TradingGrid: Send + Sync + 'static {
         page: PageRequest,
     ) -> Result<Page<Transaction>>;
     async fn document_content(&self, id: &TgDocumentId) -> Result<Content>;
+    /// Issues linked to a case.
+    async fn issues_of_case(&self, case: &CaseId) -> Result<Vec<Issue>>;
+
+    // Writes. `key` is the write's idempotency key: repeating a write with the
+    // same key does nothing more upstream.
+    async fn open_issue(&self, issue: &NewIssue, key: &str) -> Result<Issue>;
+    async fn update_issue(&self, id: &IssueId, patch: &IssuePatch, key: &str) -> Result<Issue>;
+    async fn post_message(
+        &self,
+        issue: &IssueId,
+        body: &str,
+        author: &Poster,
+        key: &str,
+    ) -> Result<Message>;
+
+    /// Events after `sequence`, oldest first (one page).
+    async fn events_after(&self, sequence: u64) -> Result<Vec<PlatformEvent>>;
     /// A cheap authenticated call, for readiness.
     async fn check(&self) -> Result<()>;
 }

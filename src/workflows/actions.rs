@@ -1,0 +1,753 @@
+//! The five use-case actions, and the variants rules run when a platform reports
+//! the change itself (a case worker moved or resolved a case on Core Case).
+
+use std::time::Duration;
+
+use super::*;
+
+/// Defaults per kind of escalation: what kind of case, how urgent, which team.
+fn defaults(kind: Option<IssueKind>) -> (CaseType, Priority, Team) {
+    match kind {
+        Some(IssueKind::ShipmentDiscrepancy) => {
+            (CaseType::Dispute, Priority::Medium, Team::Operations)
+        }
+        Some(IssueKind::InvoiceDiscrepancy) => (CaseType::Dispute, Priority::Medium, Team::Finance),
+        Some(IssueKind::OrderDiscrepancy) => {
+            (CaseType::Dispute, Priority::Medium, Team::CustomerService)
+        }
+        Some(IssueKind::ComplianceQuestion) => (
+            CaseType::ComplianceReview,
+            Priority::Medium,
+            Team::Compliance,
+        ),
+        Some(IssueKind::Support) | Some(IssueKind::Other) => (
+            CaseType::SupportEscalation,
+            Priority::High,
+            Team::CustomerService,
+        ),
+        None => (
+            CaseType::TransactionException,
+            Priority::High,
+            Team::Operations,
+        ),
+    }
+}
+
+/// Compliance reviews route to these teams.
+const REVIEW_TASKS: [(Team, &str); 3] = [
+    (Team::Legal, "Legal review of the compliance question"),
+    (
+        Team::Compliance,
+        "Assess against policy and decide on the exception",
+    ),
+    (
+        Team::Operations,
+        "Confirm operational impact and affected shipments",
+    ),
+];
+
+fn transcript(messages: &[Message]) -> String {
+    messages
+        .iter()
+        .map(|m| {
+            format!(
+                "[{}] {} ({:?}): {}",
+                m.created_at.format("%Y-%m-%d %H:%M"),
+                m.author_name,
+                m.author_role,
+                m.body
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn tx_summary(txs: &[Transaction]) -> String {
+    txs.iter()
+        .map(|t| {
+            let errors: Vec<String> = t
+                .errors
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} {}{}",
+                        e.code,
+                        e.message,
+                        e.segment
+                            .as_ref()
+                            .map(|s| format!(" @{s}"))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect();
+            format!(
+                "{} {:?} {} control {} status {:?}{}{}",
+                t.id,
+                t.standard,
+                t.document_type,
+                t.control_number,
+                t.status,
+                t.po_number
+                    .as_ref()
+                    .map(|p| format!(" PO {p}"))
+                    .unwrap_or_default(),
+                if errors.is_empty() {
+                    String::new()
+                } else {
+                    format!(" errors: {}", errors.join("; "))
+                }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn link_of(d: &Document) -> Option<EvidenceLink> {
+    match &d.id {
+        DocumentId::TradingGrid(id) => Some(EvidenceLink {
+            document_id: id.to_string(),
+            name: d.name.clone(),
+            content_type: d.content_type.clone(),
+            size_bytes: d.size_bytes,
+            sha256: d.sha256.clone(),
+        }),
+        DocumentId::CoreCase(_) => None,
+    }
+}
+
+impl Workflows {
+    /// Jobs 1, 4, 5, 6: open the Core Case case for an issue or failed
+    /// transactions, once. A repeat returns the same case.
+    pub async fn escalate(
+        &self,
+        actor: &str,
+        input: EscalateInput,
+        idempotency_key: Option<&str>,
+    ) -> Result<Outcome> {
+        let origin = match (&input.issue_id, input.transaction_ids.is_empty()) {
+            (Some(id), true) => CaseOrigin::Issue(id.clone()),
+            (None, false) => {
+                if input.transaction_ids.len() > 20 {
+                    return Err(bad("at most 20 transactions per escalation"));
+                }
+                let mut ids = input.transaction_ids.clone();
+                ids.sort();
+                ids.dedup();
+                CaseOrigin::Transactions(ids)
+            }
+            _ => return Err(bad("give exactly one of `issueId` or `transactionIds`")),
+        };
+        if input.note.as_ref().is_some_and(|n| n.len() > 4000) {
+            return Err(bad("`note` is at most 4000 characters"));
+        }
+        let natural = match &origin {
+            CaseOrigin::Issue(id) => format!("escalate:{id}"),
+            CaseOrigin::Transactions(ids) => {
+                let ids: Vec<&str> = ids.iter().map(|t| t.as_str()).collect();
+                format!("escalate:{}", ids.join("."))
+            }
+            CaseOrigin::Other => unreachable!("origin is built above"),
+        };
+        let fingerprint = digest(&[
+            &natural,
+            &format!("{:?}{:?}{:?}", input.case_type, input.priority, input.team),
+            input.note.as_deref().unwrap_or(""),
+        ]);
+
+        // The caller's key: the same key with another input is a mistake worth saying.
+        if let Some(key) = idempotency_key {
+            let key = format!("idem:escalate:{key}");
+            match self
+                .store
+                .idem_begin(&key, &fingerprint, CLAIM_LEASE)
+                .await?
+            {
+                Claim::Conflict => return Err(WorkflowError::IdempotencyConflict),
+                Claim::Done(case) => return self.existing(&CaseId::from_upstream(case)).await,
+                Claim::InProgress | Claim::Claimed => {}
+            }
+            let outcome = self.escalate_once(actor, &origin, &natural, &input).await;
+            match &outcome {
+                Ok(o) => {
+                    self.store
+                        .idem_finish(&key, &fingerprint, o.case.id.as_str(), REMEMBER)
+                        .await?
+                }
+                Err(_) => self.store.idem_release(&key).await?,
+            }
+            return outcome;
+        }
+        self.escalate_once(actor, &origin, &natural, &input).await
+    }
+
+    async fn existing(&self, id: &CaseId) -> Result<Outcome> {
+        Ok(Outcome {
+            case: self.case(id).await?,
+            created: false,
+            pending: self.pending(id).await?,
+        })
+    }
+
+    /// One escalation per origin: concurrent callers in this gateway (or any
+    /// replica sharing the store) wait for the first; the platform's external
+    /// reference (409 on a duplicate) holds even when the store was lost.
+    async fn escalate_once(
+        &self,
+        actor: &str,
+        origin: &CaseOrigin,
+        natural: &str,
+        input: &EscalateInput,
+    ) -> Result<Outcome> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            match self
+                .store
+                .idem_begin(natural, "escalate", CLAIM_LEASE)
+                .await?
+            {
+                Claim::Done(case) => return self.existing(&CaseId::from_upstream(case)).await,
+                Claim::Claimed => break,
+                Claim::InProgress | Claim::Conflict => {
+                    if tokio::time::Instant::now() > deadline {
+                        return Err(WorkflowError::Busy);
+                    }
+                    tokio::time::sleep(Duration::from_millis(25)).await;
+                }
+            }
+        }
+        let outcome = self.escalate_claimed(actor, origin, natural, input).await;
+        match &outcome {
+            Ok(o) => {
+                self.store
+                    .idem_finish(natural, "escalate", o.case.id.as_str(), REMEMBER)
+                    .await?
+            }
+            Err(_) => self.store.idem_release(natural).await?,
+        }
+        outcome
+    }
+
+    async fn escalate_claimed(
+        &self,
+        actor: &str,
+        origin: &CaseOrigin,
+        natural: &str,
+        input: &EscalateInput,
+    ) -> Result<Outcome> {
+        // Already escalated (by us earlier, by a case worker, by another replica)?
+        if let CaseOrigin::Issue(id) = origin {
+            let issue = self
+                .tg
+                .issues(std::slice::from_ref(id))
+                .await?
+                .pop()
+                .ok_or_else(|| bad(format!("no partner issue {id}")))?;
+            if let Some(case) = &issue.case_id {
+                return self.existing(case).await;
+            }
+        }
+        if let Some(case) = self
+            .cc
+            .cases_by_origin(origin)
+            .await?
+            .into_iter()
+            .find(|c| !matches!(c.status, CaseStatus::Resolved | CaseStatus::Closed))
+        {
+            return self.existing(&case.id).await;
+        }
+
+        // Read what the case record needs, before writing anything.
+        let (issue, partner_id, transaction_ids) = match origin {
+            CaseOrigin::Issue(id) => {
+                let issue = self
+                    .tg
+                    .issues(std::slice::from_ref(id))
+                    .await?
+                    .pop()
+                    .ok_or_else(|| bad(format!("no partner issue {id}")))?;
+                let p = issue.partner_id.clone();
+                let t = issue.transaction_ids.clone();
+                (Some(issue), p, t)
+            }
+            CaseOrigin::Transactions(ids) => {
+                let found = self.tg.transactions(ids).await?;
+                if found.len() != ids.len() {
+                    return Err(bad("some of `transactionIds` do not exist"));
+                }
+                let partner = found[0].partner_id.clone();
+                if found.iter().any(|t| t.partner_id != partner) {
+                    return Err(bad("`transactionIds` must all belong to one partner"));
+                }
+                (None, partner, ids.clone())
+            }
+            CaseOrigin::Other => return Err(bad("nothing to escalate")),
+        };
+        let partner = self
+            .tg
+            .partners(std::slice::from_ref(&partner_id))
+            .await?
+            .pop()
+            .ok_or_else(|| bad(format!("no trading partner {partner_id}")))?;
+        let transactions = if transaction_ids.is_empty() {
+            vec![]
+        } else {
+            self.tg.transactions(&transaction_ids).await?
+        };
+        let (messages, documents) = match &issue {
+            Some(i) => {
+                let ids = std::slice::from_ref(&i.id);
+                let (m, d) = tokio::join!(self.tg.messages_of(ids), self.tg.documents_of(ids));
+                (m?, d?)
+            }
+            None => (vec![], vec![]),
+        };
+
+        let (mut case_type, mut priority, mut team) = defaults(issue.as_ref().map(|i| i.kind));
+        if issue
+            .as_ref()
+            .is_some_and(|i| i.tags.iter().any(|t| t == "escalate"))
+            && matches!(
+                issue.as_ref().map(|i| i.kind),
+                Some(IssueKind::Support | IssueKind::Other)
+            )
+        {
+            case_type = CaseType::SupportEscalation;
+        }
+        case_type = input.case_type.unwrap_or(case_type);
+        priority = input.priority.unwrap_or(priority);
+        team = input.team.unwrap_or(team);
+
+        // A transaction exception talks to the partner in a discussion of its own.
+        let discussion = match &issue {
+            Some(i) => i.id.clone(),
+            None => {
+                let title = format!(
+                    "Transaction exception: {}",
+                    transactions
+                        .iter()
+                        .map(|t| format!(
+                            "{} {} ({:?})",
+                            t.document_type, t.control_number, t.status
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                let body = format!(
+                    "We detected a problem with the following transaction(s) and are looking into it:\n{}",
+                    transactions
+                        .iter()
+                        .map(|t| format!("- {} {} control number {}", t.id, t.document_type, t.control_number))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                );
+                let opened = self
+                    .tg
+                    .open_issue(
+                        &NewIssue {
+                            partner_id: partner_id.clone(),
+                            title,
+                            kind: IssueKind::Support,
+                            tags: vec!["transaction-exception".into()],
+                            transaction_ids: transaction_ids.clone(),
+                            body,
+                            author: self.poster.clone(),
+                        },
+                        &format!("{natural}/discussion"),
+                    )
+                    .await?;
+                opened.id
+            }
+        };
+
+        let title = match &issue {
+            Some(i) => i.title.clone(),
+            None => format!(
+                "Transaction exception for {} ({} transaction(s))",
+                partner.name,
+                transactions.len()
+            ),
+        };
+        let description = format!(
+            "Partner: {} ({}, tier {:?}, {}, {})\nCommunity discussion: {}\n\nTransactions:\n{}\n\nConversation:\n{}\n\nDocuments:\n{}",
+            partner.name,
+            partner.id,
+            partner.tier,
+            partner.country,
+            partner.contact_email,
+            discussion,
+            if transactions.is_empty() { "(none)".into() } else { tx_summary(&transactions) },
+            if messages.is_empty() { "(none)".into() } else { transcript(&messages) },
+            documents
+                .iter()
+                .map(|d| format!("{} {} sha256 {}", d.id.as_str(), d.name, d.sha256))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        let new_case = NewCase {
+            case_type,
+            priority,
+            team,
+            title,
+            description,
+            partner_id: partner_id.clone(),
+            origin: origin.clone(),
+            transaction_ids: transaction_ids.clone(),
+        };
+        let (case, created) = match self
+            .cc
+            .create_case(&new_case, &format!("{natural}/case"))
+            .await?
+        {
+            CaseCreation::Created(c) => (*c, true),
+            CaseCreation::Exists(id) => (self.case(&id).await?, false),
+        };
+        if !created {
+            return self.existing(&case.id).await;
+        }
+        self.audit(
+            case.id.as_str(),
+            actor,
+            "case_created",
+            vec![
+                format!("core-case:{}", case.id),
+                format!("trading-grid:{discussion}"),
+            ],
+            Some(format!("escalated {natural}")),
+        )
+        .await;
+
+        let mut steps: Vec<Step> = documents
+            .iter()
+            .filter_map(link_of)
+            .map(|link| Step::LinkEvidence {
+                case_id: case.id.to_string(),
+                link,
+            })
+            .collect();
+        if case_type == CaseType::ComplianceReview {
+            steps.extend(REVIEW_TASKS.iter().map(|(team, title)| Step::CreateTask {
+                case_id: case.id.to_string(),
+                title: (*title).into(),
+                team: team_name(*team).into(),
+            }));
+        }
+        if let Some(note) = input.note.as_ref().filter(|n| !n.trim().is_empty()) {
+            steps.push(Step::AddNote {
+                case_id: case.id.to_string(),
+                body: note.clone(),
+            });
+        }
+        steps.push(Step::LinkDiscussion {
+            discussion_id: discussion.to_string(),
+            case_id: case.id.to_string(),
+        });
+        let view = PartnerCaseView::from(&case);
+        steps.push(Step::PostMessage {
+            discussion_id: discussion.to_string(),
+            body: partner_view::received_message(&view),
+        });
+        self.mark_announced(&case.id, Milestone::Received).await?;
+        steps.push(self.milestone_step(&case, Milestone::Received, None));
+        let pending = self.run(case.id.as_str(), actor, natural, steps).await?;
+        Ok(Outcome {
+            case,
+            created: true,
+            pending,
+        })
+    }
+
+    /// Job 3: link community documents to a case (the same bytes once).
+    pub async fn link_evidence(
+        &self,
+        actor: &str,
+        case_id: &CaseId,
+        documents: &[TgDocumentId],
+    ) -> Result<Outcome> {
+        if documents.is_empty() || documents.len() > 50 {
+            return Err(bad("give 1 to 50 `documentIds`"));
+        }
+        let case = self.case(case_id).await?;
+        let found = self.tg.documents(documents).await?;
+        let mut steps = Vec::new();
+        for id in documents {
+            let doc = found
+                .iter()
+                .find(|d| matches!(&d.id, DocumentId::TradingGrid(x) if x == id))
+                .ok_or_else(|| bad(format!("no document {id}")))?;
+            if doc.partner_id != case.partner_id {
+                return Err(bad(format!(
+                    "document {id} belongs to another partner than case {case_id}"
+                )));
+            }
+            if let Some(link) = link_of(doc) {
+                steps.push(Step::LinkEvidence {
+                    case_id: case.id.to_string(),
+                    link,
+                });
+            }
+        }
+        // Keyed by content: linking the same bytes again is the same step.
+        let mut pending = Vec::new();
+        for step in steps {
+            let Step::LinkEvidence { link, .. } = &step else {
+                continue;
+            };
+            let workflow = format!("evidence:{}:{}", case.id, link.sha256);
+            pending.extend(
+                self.run(case.id.as_str(), actor, &workflow, vec![step])
+                    .await?,
+            );
+        }
+        Ok(Outcome {
+            case: self.case(case_id).await?,
+            created: false,
+            pending,
+        })
+    }
+
+    /// Job 3: ask the partner for documents through the community.
+    pub async fn request_documents(
+        &self,
+        actor: &str,
+        case_id: &CaseId,
+        kinds: &[DocumentKind],
+        message: &str,
+    ) -> Result<Outcome> {
+        if kinds.is_empty() {
+            return Err(bad("name at least one document kind"));
+        }
+        if message.trim().is_empty() || message.len() > 4000 {
+            return Err(bad("`message` must have 1 to 4000 characters"));
+        }
+        let case = self.case(case_id).await?;
+        if matches!(case.status, CaseStatus::Resolved | CaseStatus::Closed) {
+            return Err(bad(format!("case {case_id} is resolved")));
+        }
+        let discussion = self.discussion_of(&case).await?.ok_or_else(|| {
+            bad(format!(
+                "case {case_id} has no community discussion to ask in"
+            ))
+        })?;
+        let mut view = PartnerCaseView::from(&case);
+        view.milestone = Milestone::AwaitingDocuments;
+        let body = partner_view::documents_requested_message(&view, kinds, message);
+        let workflow = format!("request-documents:{}:{}", case.id, digest(&[&body]));
+        self.mark_announced(&case.id, Milestone::AwaitingDocuments)
+            .await?;
+        let steps = vec![
+            Step::SetCaseStatus {
+                case_id: case.id.to_string(),
+                status: status_name(CaseStatus::WaitingOnPartner).into(),
+            },
+            Step::PostMessage {
+                discussion_id: discussion.to_string(),
+                body,
+            },
+            self.milestone_step(
+                &case,
+                Milestone::AwaitingDocuments,
+                Some(message.trim().to_owned()),
+            ),
+        ];
+        let pending = self.run(case.id.as_str(), actor, &workflow, steps).await?;
+        Ok(Outcome {
+            case: self.case(case_id).await?,
+            created: false,
+            pending,
+        })
+    }
+
+    /// Job 2: publish the case's partner-safe milestone to its community and the bus.
+    pub async fn publish_status(
+        &self,
+        actor: &str,
+        case_id: &CaseId,
+        expected: Option<Milestone>,
+        message: Option<&str>,
+    ) -> Result<Outcome> {
+        if message.is_some_and(|m| m.len() > 4000) {
+            return Err(bad("`message` is at most 4000 characters"));
+        }
+        let case = self.case(case_id).await?;
+        let milestone = case.status.milestone();
+        if let Some(m) = expected.filter(|m| *m != milestone) {
+            return Err(bad(format!(
+                "case {case_id} is at {}, not {}",
+                milestone_name(milestone),
+                milestone_name(m)
+            )));
+        }
+        let pending = self
+            .announce(actor, &case, message.map(str::to_owned))
+            .await?;
+        Ok(Outcome {
+            case,
+            created: false,
+            pending,
+        })
+    }
+
+    async fn announce(
+        &self,
+        actor: &str,
+        case: &Case,
+        message: Option<String>,
+    ) -> Result<Vec<PendingStep>> {
+        let view = PartnerCaseView::from(case);
+        let body = partner_view::milestone_message(&view, message.as_deref());
+        let workflow = format!("status:{}:{}", case.id, digest(&[&body]));
+        self.mark_announced(&case.id, view.milestone).await?;
+        let mut steps = vec![];
+        if let Some(d) = self.discussion_of(case).await? {
+            steps.push(Step::PostMessage {
+                discussion_id: d.to_string(),
+                body,
+            });
+        }
+        steps.push(self.milestone_step(case, view.milestone, message));
+        self.run(case.id.as_str(), actor, &workflow, steps).await
+    }
+
+    /// Job 7: record the resolution, tell the partner, mark the case resolved.
+    pub async fn publish_resolution(
+        &self,
+        actor: &str,
+        case_id: &CaseId,
+        summary: &str,
+        root_cause: &str,
+        corrective_actions: &[String],
+    ) -> Result<Outcome> {
+        for (name, v) in [("summary", summary), ("rootCause", root_cause)] {
+            if v.trim().is_empty() || v.len() > 4000 {
+                return Err(bad(format!("`{name}` must have 1 to 4000 characters")));
+            }
+        }
+        if corrective_actions.len() > 20
+            || corrective_actions
+                .iter()
+                .any(|a| a.trim().is_empty() || a.len() > 1000)
+        {
+            return Err(bad(
+                "`correctiveActions`: up to 20 non-empty entries of at most 1000 characters",
+            ));
+        }
+        let case = self.case(case_id).await?;
+        let resolution = NewResolution {
+            summary: summary.trim().to_owned(),
+            root_cause: root_cause.trim().to_owned(),
+            corrective_actions: corrective_actions
+                .iter()
+                .map(|a| a.trim().to_owned())
+                .collect(),
+            shared_with_partner: true,
+        };
+        let key = format!(
+            "resolution:{}:{}",
+            case.id,
+            digest(&[
+                &resolution.summary,
+                &resolution.root_cause,
+                &resolution.corrective_actions.join("\n")
+            ])
+        );
+        // Recorded first and synchronously: without it there is nothing to publish.
+        self.mark_announced(&case.id, Milestone::Resolved).await?;
+        let recorded = self
+            .cc
+            .put_resolution(&case.id, &resolution, &format!("{key}/record"))
+            .await?;
+        self.audit(
+            case.id.as_str(),
+            actor,
+            "resolution_recorded",
+            vec![format!("core-case:{}", recorded.id)],
+            None,
+        )
+        .await;
+        let case = self.case(case_id).await?;
+        let pending = self.share_resolution(actor, &case, &recorded).await?;
+        Ok(Outcome {
+            case,
+            created: false,
+            pending,
+        })
+    }
+
+    /// Post a recorded resolution to the partner's community and the bus. Keyed by
+    /// the resolution's content, so the mutation and the rule reacting to the
+    /// platform's `case.resolved` event post it once.
+    pub async fn share_resolution(
+        &self,
+        actor: &str,
+        case: &Case,
+        r: &Resolution,
+    ) -> Result<Vec<PendingStep>> {
+        if !r.shared_with_partner {
+            return Ok(vec![]);
+        }
+        let view = PartnerCaseView::from(case);
+        let body = partner_view::resolution_message(
+            &view,
+            &r.summary,
+            &r.root_cause,
+            &r.corrective_actions,
+        );
+        let workflow = format!(
+            "resolution:{}:{}",
+            case.id,
+            digest(&[&r.summary, &r.root_cause, &r.corrective_actions.join("\n")])
+        );
+        let mut steps = vec![];
+        if let Some(d) = self.discussion_of(case).await? {
+            steps.push(Step::PostMessage {
+                discussion_id: d.to_string(),
+                body,
+            });
+            steps.push(Step::SetDiscussionStatus {
+                discussion_id: d.to_string(),
+                status: "resolved".into(),
+            });
+        }
+        steps.push(self.milestone_step(case, Milestone::Resolved, Some(r.summary.clone())));
+        self.run(case.id.as_str(), actor, &workflow, steps).await
+    }
+
+    /// Rule: the case's milestone changed on Core Case; tell the partner unless
+    /// this milestone was just announced.
+    pub async fn on_status_change(
+        &self,
+        actor: &str,
+        case: &Case,
+        from: CaseStatus,
+        to: CaseStatus,
+    ) -> Result<()> {
+        if from.milestone() == to.milestone() || to.milestone() == Milestone::Resolved {
+            // Resolutions are announced with their text by `share_resolution`.
+            return Ok(());
+        }
+        if !self.mark_announced(&case.id, to.milestone()).await? {
+            return Ok(());
+        }
+        self.announce(actor, case, None).await.map(|_| ())
+    }
+
+    /// Rule: a partner posted a document in a discussion whose case awaits documents.
+    pub async fn on_document_shared(&self, actor: &str, doc: &Document) -> Result<()> {
+        let (Some(issue_id), DocumentId::TradingGrid(doc_id)) = (&doc.issue_id, &doc.id) else {
+            return Ok(());
+        };
+        let Some(issue) = self.tg.issues(std::slice::from_ref(issue_id)).await?.pop() else {
+            return Ok(());
+        };
+        let Some(case_id) = issue.case_id else {
+            return Ok(());
+        };
+        let case = self.case(&case_id).await?;
+        if case.status != CaseStatus::WaitingOnPartner {
+            return Ok(());
+        }
+        self.link_evidence(actor, &case_id, std::slice::from_ref(doc_id))
+            .await
+            .map(|_| ())
+    }
+}

@@ -1,0 +1,412 @@
+//! The use cases as workflows: escalate, link evidence, request documents,
+//! publish status, publish resolution. Each is a short read phase, then a
+//! sequence of upstream writes ([`Step`]s). Every step carries an idempotency key
+//! derived from what it does, so repeating a workflow (a retry, a second replica,
+//! a redelivered webhook) never writes twice. A step that fails goes to the
+//! outbox with the steps after it and is retried in the background.
+
+mod steps;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+
+pub use steps::Step;
+
+use crate::domain::partner_view::{self, PartnerCaseView};
+use crate::domain::*;
+use crate::events::MemoryBus;
+use crate::store::{AuditEntry, Claim, OutboxEntry, Store, StoreError};
+use crate::upstream::{CoreCase, TradingGrid, UpstreamError};
+use steps::*;
+
+/// Why a workflow did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    #[error("{0}")]
+    BadInput(String),
+    #[error("this idempotency key was used with a different input")]
+    IdempotencyConflict,
+    #[error("the same escalation is still running elsewhere; retry shortly")]
+    Busy,
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+type Result<T, E = WorkflowError> = std::result::Result<T, E>;
+
+fn bad(msg: impl Into<String>) -> WorkflowError {
+    WorkflowError::BadInput(msg.into())
+}
+
+/// A step not done yet: it waits in the outbox.
+#[derive(Debug, Clone)]
+pub struct PendingStep {
+    pub id: String,
+    pub description: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+/// What a workflow left behind.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub case: Case,
+    /// False when the case already existed (a repeated escalation).
+    pub created: bool,
+    pub pending: Vec<PendingStep>,
+}
+
+/// Input of `escalate`.
+#[derive(Debug, Clone, Default)]
+pub struct EscalateInput {
+    pub issue_id: Option<IssueId>,
+    pub transaction_ids: Vec<TransactionId>,
+    pub case_type: Option<CaseType>,
+    pub priority: Option<Priority>,
+    pub team: Option<Team>,
+    pub note: Option<String>,
+}
+
+fn digest(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(&h.finalize()[..12])
+}
+
+/// How long a finished escalation is remembered by key (the platform's external
+/// reference keeps it beyond that).
+const REMEMBER: Duration = Duration::from_secs(7 * 24 * 3600);
+const CLAIM_LEASE: Duration = Duration::from_secs(30);
+
+pub struct Workflows {
+    tg: Arc<dyn TradingGrid>,
+    cc: Arc<dyn CoreCase>,
+    store: Arc<dyn Store>,
+    bus: Arc<MemoryBus>,
+    poster: Poster,
+}
+
+impl Workflows {
+    pub fn new(
+        tg: Arc<dyn TradingGrid>,
+        cc: Arc<dyn CoreCase>,
+        store: Arc<dyn Store>,
+        bus: Arc<MemoryBus>,
+    ) -> Self {
+        Self {
+            tg,
+            cc,
+            store,
+            bus,
+            poster: Poster {
+                id: "gridcase".into(),
+                name: "Partner Operations".into(),
+            },
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn bus(&self) -> &Arc<MemoryBus> {
+        &self.bus
+    }
+
+    async fn audit(
+        &self,
+        case: &str,
+        actor: &str,
+        action: &str,
+        ids: Vec<String>,
+        detail: Option<String>,
+    ) {
+        let entry = AuditEntry {
+            at: Utc::now(),
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            upstream_ids: ids,
+            detail,
+        };
+        if let Err(e) = self.store.audit_append(case, entry).await {
+            tracing::error!(error = %e, case, action, "could not record activity");
+        }
+    }
+
+    /// Do one step. Returns the upstream ids it touched.
+    async fn execute(&self, key: &str, step: &Step) -> Result<Vec<String>, UpstreamError> {
+        let cc = |id: &str| format!("core-case:{id}");
+        let tg = |id: &str| format!("trading-grid:{id}");
+        Ok(match step {
+            Step::LinkEvidence { case_id, link } => {
+                let e = self
+                    .cc
+                    .link_evidence(&CaseId::from_upstream(case_id.clone()), link, key)
+                    .await?;
+                vec![cc(e.id.as_str()), tg(&link.document_id)]
+            }
+            Step::CreateTask {
+                case_id,
+                title,
+                team,
+            } => {
+                let t = self
+                    .cc
+                    .create_task(
+                        &CaseId::from_upstream(case_id.clone()),
+                        title,
+                        team_from(team),
+                        key,
+                    )
+                    .await?;
+                vec![cc(&t.id)]
+            }
+            Step::AddNote { case_id, body } => {
+                let n = self
+                    .cc
+                    .add_note(&CaseId::from_upstream(case_id.clone()), body, key)
+                    .await?;
+                vec![cc(&n.id)]
+            }
+            Step::LinkDiscussion {
+                discussion_id,
+                case_id,
+            } => {
+                let patch = IssuePatch {
+                    status: Some(IssueStatus::Escalated),
+                    case_id: Some(CaseId::from_upstream(case_id.clone())),
+                    tags: None,
+                };
+                let i = self
+                    .tg
+                    .update_issue(&IssueId::from_upstream(discussion_id.clone()), &patch, key)
+                    .await?;
+                vec![tg(i.id.as_str())]
+            }
+            Step::PostMessage {
+                discussion_id,
+                body,
+            } => {
+                let m = self
+                    .tg
+                    .post_message(
+                        &IssueId::from_upstream(discussion_id.clone()),
+                        body,
+                        &self.poster,
+                        key,
+                    )
+                    .await?;
+                vec![tg(&m.id)]
+            }
+            Step::SetCaseStatus { case_id, status } => {
+                let c = self
+                    .cc
+                    .set_case_status(
+                        &CaseId::from_upstream(case_id.clone()),
+                        status_from(status),
+                        key,
+                    )
+                    .await?;
+                vec![cc(c.id.as_str())]
+            }
+            Step::SetDiscussionStatus {
+                discussion_id,
+                status,
+            } => {
+                let patch = IssuePatch {
+                    status: Some(issue_status_from(status)),
+                    ..Default::default()
+                };
+                let i = self
+                    .tg
+                    .update_issue(&IssueId::from_upstream(discussion_id.clone()), &patch, key)
+                    .await?;
+                vec![tg(i.id.as_str())]
+            }
+            Step::PublishMilestone { .. } => {
+                if let Some(e) = step.milestone_event() {
+                    self.bus.publish(e);
+                }
+                vec![]
+            }
+        })
+    }
+
+    /// Run steps in order; at the first failure, hand that step and the rest to
+    /// the outbox and report them as pending.
+    async fn run(
+        &self,
+        case: &str,
+        actor: &str,
+        workflow: &str,
+        steps: Vec<Step>,
+    ) -> Result<Vec<PendingStep>> {
+        let mut pending = Vec::new();
+        let mut failed: Option<String> = None;
+        for (i, step) in steps.into_iter().enumerate() {
+            let key = format!("{workflow}/{i:02}");
+            if failed.is_none() {
+                match self.execute(&key, &step).await {
+                    Ok(ids) => {
+                        self.audit(case, actor, step.action(), ids, Some(step.describe()))
+                            .await;
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, step = %step.describe(), "workflow step failed; deferred to the outbox");
+                        failed = Some(e.to_string());
+                    }
+                }
+            }
+            let entry = OutboxEntry {
+                id: key,
+                case_id: case.to_owned(),
+                step: serde_json::to_value(&step).map_err(|e| StoreError(e.to_string()))?,
+                actor: actor.to_owned(),
+                attempts: 1,
+                next_at: Utc::now() + backoff(1),
+                last_error: failed.clone(),
+            };
+            self.store.outbox_push(entry.clone()).await?;
+            self.audit(case, actor, "step_deferred", vec![], Some(step.describe()))
+                .await;
+            pending.push(PendingStep {
+                id: entry.id,
+                description: step.describe(),
+                attempts: entry.attempts,
+                last_error: entry.last_error,
+            });
+        }
+        Ok(pending)
+    }
+
+    /// Steps of a case still waiting in the outbox.
+    pub async fn pending(&self, case: &CaseId) -> Result<Vec<PendingStep>> {
+        Ok(self
+            .store
+            .outbox_pending(case.as_str())
+            .await?
+            .into_iter()
+            .map(|e| PendingStep {
+                description: serde_json::from_value::<Step>(e.step.clone())
+                    .map(|s| s.describe())
+                    .unwrap_or_else(|_| "unknown step".into()),
+                id: e.id,
+                attempts: e.attempts,
+                last_error: e.last_error,
+            })
+            .collect())
+    }
+
+    /// One pass over due outbox entries. Returns how many completed.
+    pub async fn drain_outbox(&self) -> Result<usize> {
+        let due = self
+            .store
+            .outbox_claim_due(Utc::now(), 20, Duration::from_secs(30))
+            .await?;
+        let mut done = 0;
+        for entry in due {
+            let step: Step = match serde_json::from_value(entry.step.clone()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, id = entry.id, "unreadable outbox entry dropped");
+                    self.store.outbox_complete(&entry.id).await?;
+                    continue;
+                }
+            };
+            match self.execute(&entry.id, &step).await {
+                Ok(ids) => {
+                    self.store.outbox_complete(&entry.id).await?;
+                    self.audit(
+                        &entry.case_id,
+                        &entry.actor,
+                        step.action(),
+                        ids,
+                        Some(step.describe()),
+                    )
+                    .await;
+                    done += 1;
+                }
+                Err(e) => {
+                    let attempts = entry.attempts + 1;
+                    tracing::warn!(error = %e, id = entry.id, attempts, "outbox step failed again");
+                    self.store
+                        .outbox_push(OutboxEntry {
+                            attempts,
+                            next_at: Utc::now() + backoff(attempts),
+                            last_error: Some(e.to_string()),
+                            ..entry
+                        })
+                        .await?;
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    /// Drain the outbox until `shutdown` resolves.
+    pub async fn run_outbox(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            if let Err(e) = self.drain_outbox().await {
+                tracing::error!(error = %e, "outbox pass failed");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    async fn case(&self, id: &CaseId) -> Result<Case> {
+        self.cc
+            .cases(std::slice::from_ref(id))
+            .await?
+            .pop()
+            .ok_or_else(|| bad(format!("no case {id}")))
+    }
+
+    /// The community discussion a case talks to its partner in.
+    async fn discussion_of(&self, case: &Case) -> Result<Option<IssueId>> {
+        if let CaseOrigin::Issue(id) = &case.origin {
+            return Ok(Some(id.clone()));
+        }
+        Ok(self.tg.issues_of_case(&case.id).await?.pop().map(|i| i.id))
+    }
+
+    fn milestone_step(&self, case: &Case, milestone: Milestone, message: Option<String>) -> Step {
+        Step::PublishMilestone {
+            case_id: case.id.to_string(),
+            case_number: case.number.clone(),
+            partner_id: case.partner_id.to_string(),
+            milestone: milestone_name(milestone).into(),
+            message,
+        }
+    }
+
+    /// Remember that a milestone was announced, so the status-change rule does not
+    /// announce it a second time. True when it was not announced before.
+    pub async fn mark_announced(&self, case: &CaseId, milestone: Milestone) -> Result<bool> {
+        Ok(self
+            .store
+            .first_delivery(
+                &format!("announced:{case}:{}", milestone_name(milestone)),
+                Duration::from_secs(24 * 3600),
+            )
+            .await?)
+    }
+}
+
+/// 1 s, 2 s, 4 s … up to a minute.
+fn backoff(attempts: u32) -> chrono::Duration {
+    chrono::Duration::milliseconds((500i64 << attempts.min(7)).min(60_000))
+}
+
+mod actions;
