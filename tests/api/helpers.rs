@@ -10,6 +10,7 @@ use gridcase::App;
 use serde_json::{json, Value};
 
 pub const SECRET: &str = "test-secret-for-the-gridcase-suite-0123456789";
+pub const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789";
 
 pub struct TestApp {
     pub url: String,
@@ -27,8 +28,14 @@ impl Drop for TestApp {
     }
 }
 
-/// Both simulators (seed 42, scale 1) and a gateway pointed at them.
+/// Both simulators (seed 42, scale 1) and a gateway pointed at them, with the
+/// simulators' webhooks delivered to the gateway.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Like [`spawn_app`], with extra `GRIDCASE_*` settings.
+pub async fn spawn_app_with(extra: &[(&'static str, String)]) -> TestApp {
     let loopback = "127.0.0.1:0".parse().unwrap();
     let tg = sim::start(Platform::TradingGrid, loopback, SimOptions::default())
         .await
@@ -36,31 +43,45 @@ pub async fn spawn_app() -> TestApp {
     let cc = sim::start(Platform::CoreCase, loopback, SimOptions::default())
         .await
         .expect("core case simulator starts");
-    let vars: HashMap<&str, String> = HashMap::from([
+    let (url, shutdown) = start_gateway(&tg.base_url(), &cc.base_url(), extra).await;
+    let app = TestApp {
+        url,
+        tg,
+        cc,
+        http: reqwest::Client::new(),
+        shutdown: Some(shutdown),
+    };
+    app.route_webhooks_to(&app.url).await;
+    app
+}
+
+/// A gateway on the given simulators; returns its URL and its stop switch.
+pub async fn start_gateway(
+    tg: &str,
+    cc: &str,
+    extra: &[(&'static str, String)],
+) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let mut vars: HashMap<&str, String> = HashMap::from([
         ("GRIDCASE_LISTEN", "127.0.0.1:0".to_owned()),
-        ("GRIDCASE_TRADING_GRID_URL", tg.base_url()),
-        ("GRIDCASE_CORE_CASE_URL", cc.base_url()),
+        ("GRIDCASE_TRADING_GRID_URL", tg.to_owned()),
+        ("GRIDCASE_CORE_CASE_URL", cc.to_owned()),
         ("GRIDCASE_JWT_SECRET", SECRET.to_owned()),
+        ("GRIDCASE_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
         // Failing upstreams should fail fast in tests.
         ("GRIDCASE_UPSTREAM_RETRIES", "1".to_owned()),
     ]);
+    vars.extend(extra.iter().cloned());
     let config = Settings::load(None, &|k| vars.get(k).cloned())
         .unwrap()
         .resolve(false)
         .expect("test configuration is valid");
-    let app = App::build(config).await.expect("gateway binds");
+    let app = App::build(config).await.expect("gateway starts");
     let url = format!("http://{}", app.addr());
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(app.run(async {
         let _ = rx.await;
     }));
-    TestApp {
-        url,
-        tg,
-        cc,
-        http: reqwest::Client::new(),
-        shutdown: Some(tx),
-    }
+    (url, tx)
 }
 
 pub fn token_for(role: Role, partner: Option<&str>) -> String {
@@ -106,7 +127,7 @@ impl TestApp {
         body["data"].clone()
     }
 
-    fn sim(&self, platform: Platform) -> &RunningSim {
+    pub fn sim(&self, platform: Platform) -> &RunningSim {
         match platform {
             Platform::TradingGrid => &self.tg,
             Platform::CoreCase => &self.cc,
@@ -148,6 +169,97 @@ impl TestApp {
             .await
             .unwrap();
         assert!(resp.status().is_success(), "faults: {}", resp.status());
+    }
+}
+
+impl TestApp {
+    /// Point both simulators' webhooks at a gateway.
+    pub async fn route_webhooks_to(&self, gateway: &str) {
+        for (p, path) in [
+            (Platform::TradingGrid, "trading-grid"),
+            (Platform::CoreCase, "core-case"),
+        ] {
+            let resp = self
+                .http
+                .put(format!("{}/__sim/webhook", self.sim(p).base_url()))
+                .json(&json!({ "url": format!("{gateway}/webhooks/{path}"), "secret": WEBHOOK_SECRET }))
+                .send()
+                .await
+                .unwrap();
+            assert!(resp.status().is_success(), "webhook target: {}", resp.status());
+        }
+    }
+
+    /// Act as a person on a platform would (`/__sim/scenarios/{name}`).
+    pub async fn scenario(&self, platform: Platform, name: &str, body: Value) -> Value {
+        let resp = self
+            .http
+            .post(format!("{}/__sim/scenarios/{name}", self.sim(platform).base_url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap();
+        assert!(status.is_success(), "scenario {name}: {status} {body}");
+        body
+    }
+
+    /// Read a platform's API directly (as the platform sees things), with a dev token.
+    pub async fn upstream(&self, platform: Platform, path_and_query: &str) -> Value {
+        let base = self.sim(platform).base_url();
+        let token_path = match platform {
+            Platform::TradingGrid => "/oauth2/token",
+            Platform::CoreCase => "/oauth/token",
+        };
+        let token: Value = self
+            .http
+            .post(format!("{base}{token_path}"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", sim::DEV_CLIENT_ID),
+                ("client_secret", sim::DEV_CLIENT_SECRET),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let resp = self
+            .http
+            .get(format!("{base}{path_and_query}"))
+            .bearer_auth(token["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{path_and_query}: {}", resp.status());
+        resp.json().await.unwrap()
+    }
+
+    /// Every community message of a discussion, as Trading Grid has them.
+    pub async fn community_messages(&self, discussion: &str) -> Vec<Value> {
+        let page = self
+            .upstream(Platform::TradingGrid, &format!("/v1/discussions/{discussion}/messages?limit=100"))
+            .await;
+        page["items"].as_array().unwrap().clone()
+    }
+}
+
+/// Retry `check` until it returns `Some`, for effects that arrive by webhook or
+/// from the outbox; fails after 15 s.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

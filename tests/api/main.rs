@@ -6,3 +6,5 @@ mod helpers;
 mod isolation;
 mod queries;
 mod relations;
+mod robustness;
+mod workflows;
