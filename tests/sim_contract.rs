@@ -10,8 +10,10 @@
 //! simulator cannot drift apart unnoticed.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use gridcase::sim::signing::webhook_signature;
 use gridcase::sim::{self, Platform, SimOptions, DEV_CLIENT_ID, DEV_CLIENT_SECRET};
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::Method;
@@ -124,6 +126,97 @@ async fn linking_a_document_already_on_the_case_answers_the_existing_evidence() 
     assert_no_failures("Core Case", failures);
 }
 
+#[tokio::test]
+async fn trading_grid_replays_a_write_retried_with_its_idempotency_key() {
+    let failures = check_idempotency(
+        Platform::TradingGrid,
+        "trading-grid.yaml",
+        "createDiscussion",
+        "idempotency_key_reused",
+    )
+    .await;
+    assert_no_failures("Trading Grid", failures);
+}
+
+#[tokio::test]
+async fn core_case_replays_a_write_retried_with_its_idempotency_key() {
+    let failures = check_idempotency(
+        Platform::CoreCase,
+        "core-case.yaml",
+        "createCase",
+        "IDEMPOTENCY_KEY_REUSED",
+    )
+    .await;
+    assert_no_failures("Core Case", failures);
+}
+
+/// The documented write twice with one key: one record, the same answer twice (the
+/// second marked replayed); then the key with another body: 422 and the documented code.
+async fn check_idempotency(
+    platform: Platform,
+    file: &str,
+    operation: &str,
+    reused_code: &str,
+) -> Vec<String> {
+    let contract = Contract::load(file);
+    let mut run = Run::start(platform, &contract).await;
+    let op = contract.operation(operation);
+    let mut request = Request::documented(&op);
+    request
+        .headers
+        .push(("Idempotency-Key".into(), format!("contract-{operation}-1")));
+
+    let (status, headers, first) = run.send(&op, &request).await;
+    run.check_answer(&op, "with an Idempotency-Key", status, &headers, &first);
+    run.require_success(&op, "with an Idempotency-Key", status, &first);
+    if headers.contains_key("idempotent-replayed") {
+        run.failures
+            .push(format!("{operation}: a first request was marked replayed"));
+    }
+    let events = run.last_event_sequence().await;
+
+    let (again, headers, second) = run.send(&op, &request).await;
+    run.check_answer(&op, "retried with the same key", again, &headers, &second);
+    if again != status || second != first {
+        run.failures.push(format!(
+            "{operation} retried with the same key answered {again} {}, not the first answer {status} {}",
+            truncate(&second),
+            truncate(&first)
+        ));
+    }
+    if headers
+        .get("idempotent-replayed")
+        .and_then(|v| v.to_str().ok())
+        != Some("true")
+    {
+        run.failures.push(format!(
+            "{operation}: the replayed answer lacks `Idempotent-Replayed: true`"
+        ));
+    }
+    if run.last_event_sequence().await != events {
+        run.failures
+            .push(format!("{operation}: the replay wrote again (new events)"));
+    }
+
+    let mut other = request.clone();
+    if let Some(body) = other.body.as_mut().and_then(Value::as_object_mut) {
+        body.insert("title".into(), "Another request under the same key".into());
+    }
+    let (status, headers, body) = run.send(&op, &other).await;
+    run.check_answer(&op, "with a reused key", status, &headers, &body);
+    let error: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let code = error["code"].as_str().or(error["error"]["code"].as_str());
+    if status != 422 || code != Some(reused_code) {
+        run.failures.push(format!(
+            "{operation} with a reused key and another body: expected 422 {reused_code}, got {status}: {}",
+            truncate(&body)
+        ));
+    }
+    let failures = std::mem::take(&mut run.failures);
+    run.stop().await;
+    failures
+}
+
 fn assert_no_failures(platform: &str, failures: Vec<String>) {
     assert!(
         failures.is_empty(),
@@ -163,8 +256,32 @@ async fn check_every_operation(platform: Platform, file: &str) -> Vec<String> {
     for op in simulator.iter().filter(|op| op.method == Method::GET) {
         run.exercise_read(op, Pass::AfterWrites).await;
     }
-    for op in simulator.iter().filter(|op| op.method != Method::GET) {
-        run.exercise_write(op).await;
+    // The webhook target first, pointed at a local receiver, so the scenarios and the
+    // redelivery after it are delivered where this test can check them.
+    let receiver = Receiver::start().await;
+    let mut sim_writes: Vec<_> = simulator
+        .iter()
+        .filter(|op| op.method != Method::GET)
+        .collect();
+    sim_writes.sort_by_key(|op| op.id() != "simSetWebhook");
+    let mut secret = None;
+    let mut first_webhook_sequence = None;
+    for op in sim_writes {
+        if op.id() == "simSetWebhook" {
+            first_webhook_sequence = Some(run.last_event_sequence().await + 1);
+            secret = run.point_webhook_at(op, &receiver.url).await;
+        } else {
+            run.exercise_write(op).await;
+        }
+    }
+    match (secret, first_webhook_sequence) {
+        (Some(secret), Some(first)) => {
+            run.check_deliveries(platform, &receiver, &secret, first)
+                .await
+        }
+        _ => run
+            .failures
+            .push("no simSetWebhook operation with a url and secret example".to_string()),
     }
 
     // Every schema an answer can carry was seen at least once, so the validation above
@@ -307,6 +424,7 @@ enum Pass {
 struct Request {
     path: String,
     query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
     body: Option<Value>,
     token: bool,
 }
@@ -358,6 +476,7 @@ impl Request {
         Request {
             path,
             query,
+            headers: Vec::new(),
             body,
             token: op.needs_token(),
         }
@@ -492,6 +611,9 @@ impl<'c> Run<'c> {
             .query(&request.query);
         if request.token {
             builder = builder.bearer_auth(&self.token);
+        }
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
         }
         if let Some(body) = &request.body {
             if op.request_media_type() == "application/x-www-form-urlencoded" {
@@ -722,6 +844,182 @@ impl<'c> Run<'c> {
         }
     }
 
+    /// The highest `sequence` in the change feed so far (0 when empty).
+    async fn last_event_sequence(&mut self) -> u64 {
+        let feed = self.contract.operation("listEvents");
+        let mut after = 0;
+        loop {
+            let mut request = Request::documented(&feed);
+            request.query = vec![
+                ("after".into(), after.to_string()),
+                (page_size_param(&feed).into(), "100".into()),
+            ];
+            let (status, _, body) = self.send(&feed, &request).await;
+            let page: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            let last = page_items(&page)
+                .last()
+                .and_then(|e| e["sequence"].as_u64());
+            match last {
+                Some(seq) if status == 200 => after = seq,
+                _ => return after,
+            }
+        }
+    }
+
+    /// Events of the feed from sequence `first` on.
+    async fn events_from(&mut self, first: u64) -> Vec<Value> {
+        let feed = self.contract.operation("listEvents");
+        let mut after = first.saturating_sub(1);
+        let mut events = Vec::new();
+        loop {
+            let mut request = Request::documented(&feed);
+            request.query = vec![
+                ("after".into(), after.to_string()),
+                (page_size_param(&feed).into(), "100".into()),
+            ];
+            let (_, _, body) = self.send(&feed, &request).await;
+            let page: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            let items = page_items(&page);
+            let Some(last) = items.last().and_then(|e| e["sequence"].as_u64()) else {
+                return events;
+            };
+            events.extend(items.iter().cloned());
+            after = last;
+        }
+    }
+
+    /// `simSetWebhook` with its documented example, the URL swapped for `url`; the
+    /// example's secret, which deliveries must then be signed with.
+    async fn point_webhook_at(&mut self, op: &Operation<'_>, url: &str) -> Option<String> {
+        let mut request = Request::documented(op);
+        let secret = request
+            .body
+            .as_ref()
+            .and_then(|b| b["secret"].as_str())
+            .map(str::to_string);
+        if let Some(body) = request.body.as_mut().and_then(Value::as_object_mut) {
+            body.insert("url".into(), url.into());
+        }
+        let (status, headers, body) = self.send(op, &request).await;
+        self.check_answer(op, "pointed at a local receiver", status, &headers, &body);
+        self.require_success(op, "pointed at a local receiver", status, &body);
+        secret
+    }
+
+    /// Every event emitted since the target was set, and the documented redelivery,
+    /// reached the receiver signed with `secret` and shaped as the `webhooks` section
+    /// documents.
+    async fn check_deliveries(
+        &mut self,
+        platform: Platform,
+        receiver: &Receiver,
+        secret: &str,
+        first: u64,
+    ) {
+        let status_op = self.contract.operation("simGetWebhook");
+        let mut counters = Value::Null;
+        for _ in 0..200 {
+            let (_, _, body) = self
+                .send(&status_op, &Request::documented(&status_op))
+                .await;
+            counters = serde_json::from_str(&body).unwrap_or(Value::Null);
+            if counters["pending"] == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if counters["pending"] != 0 || counters["failed"] != 0 {
+            self.failures.push(format!(
+                "GET /__sim/webhook: deliveries to a healthy receiver did not all succeed: {counters}"
+            ));
+        }
+        let deliveries = receiver.take();
+        if deliveries.is_empty() {
+            self.failures
+                .push("the webhook receiver got no delivery at all".to_string());
+        }
+        let platform_name = platform.to_string();
+        let mut received = BTreeSet::new();
+        for (headers, body) in &deliveries {
+            let header = |name: &str| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let id = header("webhook-id");
+            let at = format!("webhook {id}");
+            let timestamp: i64 = header("webhook-timestamp").parse().unwrap_or(-1);
+            let signature = header("webhook-signature");
+            if signature != webhook_signature(secret, timestamp, body) {
+                self.failures.push(format!(
+                    "{at}: Webhook-Signature `{signature}` does not verify for timestamp {timestamp}"
+                ));
+            }
+            if header("webhook-platform") != platform_name {
+                self.failures.push(format!(
+                    "{at}: Webhook-Platform `{}`, expected {platform_name}",
+                    header("webhook-platform")
+                ));
+            }
+            if !header("content-type").starts_with("application/json") {
+                self.failures
+                    .push(format!("{at}: Content-Type `{}`", header("content-type")));
+            }
+            let event: Value = match serde_json::from_slice(body) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.failures.push(format!("{at}: body is not JSON: {e}"));
+                    continue;
+                }
+            };
+            if event["id"] != id.as_str() {
+                self.failures.push(format!(
+                    "{at}: Webhook-Id differs from the event id {}",
+                    event["id"]
+                ));
+            }
+            let event_type = event["type"].as_str().unwrap_or_default().to_string();
+            match self.contract.webhook_schema(&event_type) {
+                Some(schema) => {
+                    let mut errors = Vec::new();
+                    self.contract
+                        .validate(schema, &event, "$", &mut errors, &mut self.seen);
+                    for e in errors.into_iter().take(3) {
+                        self.failures.push(format!("{at} ({event_type}): {e}"));
+                    }
+                }
+                None => self.failures.push(format!(
+                    "{at}: event type `{event_type}` is not documented under `webhooks`"
+                )),
+            }
+            received.insert(id);
+        }
+        for event in self.events_from(first).await {
+            let id = event["id"].as_str().unwrap_or_default().to_string();
+            if !received.contains(&id) {
+                self.failures.push(format!(
+                    "event {id} ({}) was emitted after the webhook was set but never delivered",
+                    event["type"]
+                ));
+            }
+        }
+        let redeliver = self.contract.operation("simRedeliverWebhook");
+        let redelivered = param_example(
+            redeliver
+                .parameters()
+                .first()
+                .expect("simRedeliverWebhook has the event id parameter"),
+        )
+        .unwrap_or_default();
+        if !received.contains(&redelivered) {
+            self.failures.push(format!(
+                "POST /__sim/webhook/redeliver/{redelivered} answered but {redelivered} never arrived"
+            ));
+        }
+    }
+
     /// After the first read pass: each route called so far is counted under its
     /// documented path template.
     async fn check_route_counters(&mut self, reads: &[&&Operation<'_>]) {
@@ -853,6 +1151,69 @@ fn truncate(body: &str) -> String {
     }
 }
 
+/// The page-size query parameter of a list operation (`limit` or `page_size`).
+fn page_size_param(op: &Operation<'_>) -> &'static str {
+    if op.parameters().iter().any(|p| p["name"] == "page_size") {
+        "page_size"
+    } else {
+        "limit"
+    }
+}
+
+/// The records of a page of either platform (`items` or `data`).
+fn page_items(page: &Value) -> Vec<Value> {
+    page.get("items")
+        .or_else(|| page.get("data"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// One webhook request as received: its headers and raw body.
+type Delivery = (axum::http::HeaderMap, Vec<u8>);
+
+/// A webhook receiver on a loopback port that records every delivery and answers 200.
+struct Receiver {
+    url: String,
+    seen: Arc<Mutex<Vec<Delivery>>>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let seen: Arc<Mutex<Vec<Delivery>>> = Arc::default();
+        let sink = seen.clone();
+        let app = axum::Router::new().route(
+            "/hooks",
+            axum::routing::post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let sink = sink.clone();
+                    async move {
+                        sink.lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((headers, body.to_vec()));
+                        axum::http::StatusCode::OK
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port for the receiver");
+        let addr = listener.local_addr().expect("the receiver address");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver {
+            url: format!("http://{addr}/hooks"),
+            seen,
+        }
+    }
+
+    fn take(&self) -> Vec<Delivery> {
+        std::mem::take(&mut *self.seen.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // The contract document.
 
@@ -915,6 +1276,19 @@ impl Contract {
             }
         }
         ops
+    }
+
+    /// Request-body schema of the documented webhook whose event `type` enum lists
+    /// `event_type`.
+    fn webhook_schema(&self, event_type: &str) -> Option<&Value> {
+        self.doc["webhooks"].as_object()?.values().find_map(|item| {
+            let schema = item.pointer("/post/requestBody/content/application~1json/schema")?;
+            let types = self
+                .deref(schema)
+                .pointer("/properties/type/enum")?
+                .as_array()?;
+            types.iter().any(|t| t == event_type).then_some(schema)
+        })
     }
 
     fn operation(&self, id: &str) -> Operation<'_> {

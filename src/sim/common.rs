@@ -1,6 +1,7 @@
 //! What both simulators share: error answers in each platform's shape, the OAuth token
 //! endpoint, the fault/latency/rate-limit/auth gate, request statistics, the
-//! simulator-only `/__sim` routes, and query-string and pagination helpers.
+//! simulator-only `/__sim` routes (faults, stats, webhook target), and query-string
+//! and pagination helpers.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -20,7 +21,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Value};
 
+use super::idempotency::Keys;
 use super::rng::Rng;
+use super::webhook::{Outbox, RedeliverError, Target};
 use super::{Platform, SimOptions};
 use crate::upstream::core_case::wire as cc;
 use crate::upstream::trading_grid::wire as tg;
@@ -44,6 +47,8 @@ pub(crate) enum Kind {
     RateLimited(u64),
     Unavailable,
     Conflict,
+    /// An `Idempotency-Key` sent again with a different request.
+    IdempotencyKeyReused,
 }
 
 /// An error answer; rendered in the shape of the platform that produced it.
@@ -80,6 +85,7 @@ impl ApiError {
             Kind::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Kind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Kind::Conflict => StatusCode::CONFLICT,
+            Kind::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 }
@@ -98,6 +104,7 @@ impl IntoResponse for ApiError {
                     Kind::RateLimited(_) => "rate_limited",
                     Kind::Unavailable => "unavailable",
                     Kind::Conflict => "conflict",
+                    Kind::IdempotencyKeyReused => "idempotency_key_reused",
                 };
                 let body = tg::ErrorBody {
                     error: tg::ErrorDetail {
@@ -115,6 +122,7 @@ impl IntoResponse for ApiError {
                     Kind::RateLimited(_) => "RATE_LIMITED",
                     Kind::Unavailable => "UNAVAILABLE",
                     Kind::Conflict => "CONFLICT",
+                    Kind::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
                 };
                 let n = REQUEST_IDS.fetch_add(1, Ordering::Relaxed);
                 let body = cc::ErrorBody {
@@ -170,6 +178,8 @@ pub(crate) struct Common {
     token_rng: Mutex<Rng>,
     tokens: Mutex<HashMap<String, Instant>>,
     stats: Mutex<Stats>,
+    pub(crate) idempotency: Keys,
+    pub(crate) outbox: Arc<Outbox>,
 }
 
 impl Common {
@@ -198,6 +208,14 @@ impl Common {
             token_rng: Mutex::new(Rng::new(nanos ^ opts.seed.rotate_left(29))),
             tokens: Mutex::new(HashMap::new()),
             stats: Mutex::new(Stats::default()),
+            idempotency: Keys::default(),
+            outbox: Arc::new(Outbox::new(
+                platform,
+                Target {
+                    url: opts.webhook_url.clone(),
+                    secret: opts.webhook_secret.clone(),
+                },
+            )),
         }
     }
 
@@ -484,6 +502,74 @@ async fn health() -> Response {
     Json(json!({ "status": "ok" })).into_response()
 }
 
+async fn webhook_get(State(c): State<Arc<Common>>) -> Response {
+    Json(c.outbox.status()).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookUpdate {
+    #[serde(default, deserialize_with = "present")]
+    url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    secret: Option<Option<String>>,
+}
+
+/// Only http(s) URLs with a host: anything else could never be delivered to.
+fn valid_webhook_url(u: &str) -> bool {
+    reqwest::Url::parse(u)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+}
+
+async fn webhook_put(State(c): State<Arc<Common>>, body: Bytes) -> Response {
+    let upd: WebhookUpdate = match serde_json::from_slice(&body) {
+        Ok(u) => u,
+        Err(e) => {
+            return c
+                .err(Kind::Invalid, format!("invalid webhook body: {e}"))
+                .into_response()
+        }
+    };
+    if let Some(Some(u)) = &upd.url {
+        if !valid_webhook_url(u) {
+            return c
+                .err(Kind::Invalid, "url must be an absolute http or https URL")
+                .into_response();
+        }
+    }
+    if let Some(Some(s)) = &upd.secret {
+        if s.is_empty() {
+            return c
+                .err(Kind::Invalid, "secret must not be empty (null removes it)")
+                .into_response();
+        }
+    }
+    let mut target = c.outbox.target();
+    if let Some(u) = upd.url {
+        target.url = u;
+    }
+    if let Some(s) = upd.secret {
+        target.secret = s;
+    }
+    c.outbox.set_target(target);
+    Json(c.outbox.status()).into_response()
+}
+
+async fn webhook_redeliver(State(c): State<Arc<Common>>, Path(id): Path<String>) -> Response {
+    match c.outbox.redeliver(&id) {
+        Ok(()) => (StatusCode::ACCEPTED, Json(c.outbox.status())).into_response(),
+        Err(RedeliverError::UnknownEvent) => c
+            .err(Kind::NotFound, format!("event {id} not found"))
+            .into_response(),
+        Err(RedeliverError::NoTarget) => c
+            .err(
+                Kind::Conflict,
+                "no webhook url is configured; set one with PUT /__sim/webhook",
+            )
+            .into_response(),
+    }
+}
+
 /// `/__sim/*`: no auth, no stats, no faults.
 pub(crate) fn sim_router(common: Arc<Common>) -> Router {
     Router::new()
@@ -491,6 +577,11 @@ pub(crate) fn sim_router(common: Arc<Common>) -> Router {
         .route("/__sim/stats/reset", post(stats_reset))
         .route("/__sim/faults", get(faults_get).put(faults_put))
         .route("/__sim/health", get(health))
+        .route("/__sim/webhook", get(webhook_get).put(webhook_put))
+        .route(
+            "/__sim/webhook/redeliver/{event_id}",
+            post(webhook_redeliver),
+        )
         .with_state(common)
 }
 

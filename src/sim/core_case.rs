@@ -1,8 +1,11 @@
 //! Core Case simulator: cases, tasks, evidence documents, notes, history, resolutions and
-//! the change feed under `/api/v2`.
+//! the change feed under `/api/v2`, plus the `/__sim/scenarios` routes that act as a
+//! case worker would.
 //!
-//! The event feed starts empty: seeded history is not replayed, and every write made
-//! through the API appends events (`case.created`, `case.status_changed`, ...).
+//! The event feed starts empty: seeded history is not replayed, and every write (API
+//! or scenario) appends events (`case.created`, `case.status_changed`, ...) whose
+//! `data` carries the records concerned as the API answers them. Each event is also
+//! sent as a webhook when a target is configured.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,19 +14,22 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::common::{
     self, content, created, is_unknown, json_body, lock, paginate, valid_id, ApiError, Common,
     Kind, Params,
 };
-use super::world::{sha256_hex, World};
-use super::{Platform, SimOptions};
+use super::webhook::Outbox;
+use super::world::{sha256_hex, team_lead, World};
+use super::{idempotency, Platform, SimOptions};
 use crate::upstream::core_case::wire as cc;
+use crate::upstream::trading_grid::wire as tg;
 
 const P: Platform = Platform::CoreCase;
 const MAX_IDS: usize = 50;
@@ -66,10 +72,11 @@ struct CcData {
     next_note: usize,
     next_history: usize,
     next_resolution: usize,
+    outbox: Arc<Outbox>,
 }
 
 impl CcData {
-    fn from_world(w: World) -> Self {
+    fn from_world(w: World, outbox: Arc<Outbox>) -> Self {
         Self {
             next_case: w.cases.len() + 1,
             next_task: w.tasks.len() + 1,
@@ -89,6 +96,7 @@ impl CcData {
             history: w.history,
             resolutions: w.resolutions,
             events: Vec::new(),
+            outbox,
         }
     }
 
@@ -99,16 +107,154 @@ impl CcData {
             .ok_or_else(|| not_found("case", id))
     }
 
+    /// Append to the feed and hand the event to the webhook sender, under the data
+    /// lock so deliveries go out in feed order.
     fn emit(&mut self, event_type: &str, case_id: &str, at: DateTime<Utc>, data: Value) {
         let sequence = self.events.len() as u64 + 1;
-        self.events.push(cc::Event {
+        let event = cc::Event {
             id: format!("EVT-{sequence:07}"),
             sequence,
             event_type: event_type.into(),
             occurred_at: at,
             case_id: case_id.into(),
             data,
-        });
+        };
+        match serde_json::to_vec(&event) {
+            Ok(body) => self.outbox.publish(&event.id, Bytes::from(body)),
+            Err(e) => tracing::warn!(event_id = %event.id, "event not serializable: {e}"),
+        }
+        self.events.push(event);
+    }
+
+    /// Move case `i` to `to`, as `PATCH` does: `resolved_at` follows, the move is
+    /// recorded and `case.status_changed` emitted. No-op when the case is already there.
+    fn move_case(
+        &mut self,
+        i: usize,
+        to: cc::CaseStatus,
+        actor: cc::UserRef,
+        at: DateTime<Utc>,
+    ) -> bool {
+        let from = self.cases[i].status;
+        if from == to {
+            return false;
+        }
+        let c = &mut self.cases[i];
+        c.status = to;
+        if is_open(to) {
+            c.resolved_at = None;
+        } else if c.resolved_at.is_none() {
+            c.resolved_at = Some(at);
+        }
+        c.updated_at = at;
+        let case = c.clone();
+        self.record(
+            &case.id,
+            at,
+            actor,
+            "status_changed",
+            Some(from),
+            Some(to),
+            None,
+        );
+        self.emit(
+            "case.status_changed",
+            &case.id,
+            at,
+            json!({"from": status_word(from), "to": status_word(to), "case": case}),
+        );
+        true
+    }
+
+    /// Everything `PUT /api/v2/cases/{id}/resolution` does after validation.
+    fn resolve(
+        &mut self,
+        id: &str,
+        nr: cc::NewResolution,
+        actor: cc::UserRef,
+    ) -> Result<cc::Resolution, ApiError> {
+        if nr.summary.trim().is_empty() {
+            return Err(err(Kind::Invalid, "summary must not be empty"));
+        }
+        let i = self.case_index(id)?;
+        let at = now();
+        let existing = self.resolutions.iter().position(|r| r.case_id == id);
+        let rid = match existing {
+            Some(j) => self.resolutions[j].id.clone(),
+            None => {
+                let rid = format!("RES-{:06}", self.next_resolution);
+                self.next_resolution += 1;
+                rid
+            }
+        };
+        let res = cc::Resolution {
+            id: rid.clone(),
+            case_id: id.to_string(),
+            summary: nr.summary,
+            root_cause: nr.root_cause,
+            corrective_actions: nr.corrective_actions,
+            resolved_by: actor.clone(),
+            resolved_at: at,
+            shared_with_partner: nr.shared_with_partner,
+        };
+        match existing {
+            Some(j) => self.resolutions[j] = res.clone(),
+            None => self.resolutions.push(res.clone()),
+        }
+        let from = self.cases[i].status;
+        {
+            let c = &mut self.cases[i];
+            c.status = cc::CaseStatus::Resolved;
+            c.resolved_at = Some(at);
+            c.updated_at = at;
+        }
+        let case = self.cases[i].clone();
+        self.record(
+            id,
+            at,
+            actor,
+            "resolved",
+            Some(from),
+            Some(cc::CaseStatus::Resolved),
+            Some(format!("Resolution {rid} recorded")),
+        );
+        self.emit(
+            "case.resolved",
+            id,
+            at,
+            json!({"resolution": res, "case": case}),
+        );
+        Ok(res)
+    }
+
+    /// Everything `POST /api/v2/cases/{id}/notes` does after validation.
+    fn add_note(
+        &mut self,
+        i: usize,
+        author: cc::UserRef,
+        body: String,
+        at: DateTime<Utc>,
+    ) -> cc::Note {
+        let nid = format!("NOTE-{:06}", self.next_note);
+        self.next_note += 1;
+        let case_id = self.cases[i].id.clone();
+        let note = cc::Note {
+            id: nid,
+            case_id: case_id.clone(),
+            author,
+            body,
+            created_at: at,
+        };
+        self.notes.push(note.clone());
+        self.cases[i].updated_at = at;
+        self.emit("case.note_added", &case_id, at, json!({"note": note}));
+        note
+    }
+
+    /// Who works a case: its assignee, else the lead of its team.
+    fn case_worker(&self, i: usize) -> cc::UserRef {
+        let c = &self.cases[i];
+        c.assignee.clone().unwrap_or_else(|| team_lead(c.team))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -147,8 +293,22 @@ pub(crate) fn router(world: World, opts: &SimOptions) -> Router {
     let common = Arc::new(Common::new(P, opts));
     let app = Arc::new(CcApp {
         common: common.clone(),
-        data: Mutex::new(CcData::from_world(world)),
+        data: Mutex::new(CcData::from_world(world, common.outbox.clone())),
     });
+    let scenarios = Router::new()
+        .route(
+            "/__sim/scenarios/case-worker-moves-case",
+            post(scenario_moves_case),
+        )
+        .route(
+            "/__sim/scenarios/case-worker-requests-documents",
+            post(scenario_requests_documents),
+        )
+        .route(
+            "/__sim/scenarios/case-worker-resolves-case",
+            post(scenario_resolves_case),
+        )
+        .with_state(app.clone());
     let api = Router::new()
         .route("/api/v2/cases", get(list_cases).post(create_case))
         .route("/api/v2/cases/{id}", get(get_case).patch(patch_case))
@@ -179,12 +339,17 @@ pub(crate) fn router(world: World, opts: &SimOptions) -> Router {
         )
         .route("/api/v2/resolutions", get(list_resolutions))
         .route("/api/v2/events", get(list_events))
-        .with_state(app);
+        .with_state(app)
+        .route_layer(middleware::from_fn_with_state(
+            common.clone(),
+            idempotency::layer,
+        ));
     Router::new()
         .merge(api)
         .merge(common::token_router(common.clone()))
         .route_layer(middleware::from_fn_with_state(common.clone(), common::gate))
         .merge(common::sim_router(common))
+        .merge(scenarios)
         .fallback(|| async { err(Kind::NotFound, "no such route").into_response() })
 }
 
@@ -347,12 +512,7 @@ async fn create_case(State(app): State<Arc<CcApp>>, body: Bytes) -> ApiResult {
         Some(cc::CaseStatus::New),
         Some(format!("Case {number} created")),
     );
-    d.emit(
-        "case.created",
-        &id,
-        at,
-        json!({"number": number, "partner_id": case.partner_id, "external_ref": case.external_ref}),
-    );
+    d.emit("case.created", &id, at, json!({"case": case}));
     Ok(created(Some(format!("/api/v2/cases/{id}")), &case))
 }
 
@@ -384,15 +544,6 @@ async fn patch_case(
     let mut changed = Vec::new();
     {
         let c = &mut d.cases[i];
-        if let Some(s) = patch.status.filter(|s| *s != before.status) {
-            c.status = s;
-            if is_open(s) {
-                c.resolved_at = None;
-            } else if c.resolved_at.is_none() {
-                c.resolved_at = Some(at);
-            }
-            changed.push("status");
-        }
         if let Some(p) = patch.priority.filter(|p| *p != before.priority) {
             c.priority = p;
             changed.push("priority");
@@ -411,24 +562,11 @@ async fn patch_case(
             c.updated_at = at;
         }
     }
-    let after = d.cases[i].clone();
-    if after.status != before.status {
-        d.record(
-            &id,
-            at,
-            actor.clone(),
-            "status_changed",
-            Some(before.status),
-            Some(after.status),
-            None,
-        );
-        d.emit(
-            "case.status_changed",
-            &id,
-            at,
-            json!({"from": status_word(before.status), "to": status_word(after.status)}),
-        );
+    // The status moves last so the case in its event carries the other changes too.
+    if let Some(s) = patch.status {
+        d.move_case(i, s, actor.clone(), at);
     }
+    let after = d.cases[i].clone();
     if let Some(a) = after
         .assignee
         .as_ref()
@@ -444,9 +582,13 @@ async fn patch_case(
             Some(format!("Assigned to {}", a.name)),
         );
     }
-    let others: Vec<&str> = changed.iter().copied().filter(|c| *c != "status").collect();
-    if !others.is_empty() {
-        d.emit("case.updated", &id, at, json!({"changed": others}));
+    if !changed.is_empty() {
+        d.emit(
+            "case.updated",
+            &id,
+            at,
+            json!({"changed": changed, "case": after}),
+        );
     }
     Ok(Json(after).into_response())
 }
@@ -526,7 +668,7 @@ async fn create_task(
         None,
         Some(format!("Task {tid}: {}", task.title)),
     );
-    d.emit("case.task_created", &id, at, json!({"task_id": tid}));
+    d.emit("case.task_created", &id, at, json!({"task": task}));
     Ok(created(None, &task))
 }
 
@@ -674,12 +816,7 @@ async fn attach_document(
         None,
         Some(format!("{} ({})", doc.name, eid)),
     );
-    d.emit(
-        "case.document_linked",
-        &id,
-        at,
-        json!({"document_id": eid, "sha256": doc.sha256, "source": doc.source}),
-    );
+    d.emit("case.document_linked", &id, at, json!({"document": doc}));
     Ok(created(None, &doc))
 }
 
@@ -756,19 +893,7 @@ async fn create_note(
     let actor = app.common.client_user();
     let mut d = app.data();
     let i = d.case_index(&id)?;
-    let at = now();
-    let nid = format!("NOTE-{:06}", d.next_note);
-    d.next_note += 1;
-    let note = cc::Note {
-        id: nid.clone(),
-        case_id: id.clone(),
-        author: actor,
-        body: nn.body,
-        created_at: at,
-    };
-    d.notes.push(note.clone());
-    d.cases[i].updated_at = at;
-    d.emit("case.note_added", &id, at, json!({"note_id": nid}));
+    let note = d.add_note(i, actor, nn.body, now());
     Ok(created(None, &note))
 }
 
@@ -825,58 +950,8 @@ async fn put_resolution(
     body: Bytes,
 ) -> ApiResult {
     let nr: cc::NewResolution = json_body(P, &body)?;
-    if nr.summary.trim().is_empty() {
-        return Err(err(Kind::Invalid, "summary must not be empty"));
-    }
     let actor = app.common.client_user();
-    let mut d = app.data();
-    let i = d.case_index(&id)?;
-    let at = now();
-    let existing = d.resolutions.iter().position(|r| r.case_id == id);
-    let rid = match existing {
-        Some(j) => d.resolutions[j].id.clone(),
-        None => {
-            let rid = format!("RES-{:06}", d.next_resolution);
-            d.next_resolution += 1;
-            rid
-        }
-    };
-    let res = cc::Resolution {
-        id: rid.clone(),
-        case_id: id.clone(),
-        summary: nr.summary,
-        root_cause: nr.root_cause,
-        corrective_actions: nr.corrective_actions,
-        resolved_by: actor.clone(),
-        resolved_at: at,
-        shared_with_partner: nr.shared_with_partner,
-    };
-    match existing {
-        Some(j) => d.resolutions[j] = res.clone(),
-        None => d.resolutions.push(res.clone()),
-    }
-    let from = d.cases[i].status;
-    {
-        let c = &mut d.cases[i];
-        c.status = cc::CaseStatus::Resolved;
-        c.resolved_at = Some(at);
-        c.updated_at = at;
-    }
-    d.record(
-        &id,
-        at,
-        actor,
-        "resolved",
-        Some(from),
-        Some(cc::CaseStatus::Resolved),
-        Some(format!("Resolution {rid} recorded")),
-    );
-    d.emit(
-        "case.resolved",
-        &id,
-        at,
-        json!({"resolution_id": rid, "from": status_word(from), "shared_with_partner": res.shared_with_partner}),
-    );
+    let res = app.data().resolve(&id, nr, actor)?;
     Ok(Json(res).into_response())
 }
 
@@ -948,4 +1023,119 @@ async fn list_events(State(app): State<Arc<CcApp>>, RawQuery(q): RawQuery) -> Ap
         total,
     })
     .into_response())
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios: what a case worker does in the Core Case UI
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MovesCase {
+    case_id: String,
+    status: cc::CaseStatus,
+}
+
+async fn scenario_moves_case(State(app): State<Arc<CcApp>>, body: Bytes) -> ApiResult {
+    let s: MovesCase = json_body(P, &body)?;
+    if is_unknown(&s.status) {
+        return Err(err(Kind::Invalid, "status must be a known case status"));
+    }
+    let mut d = app.data();
+    let i = d.case_index(&s.case_id)?;
+    let actor = d.case_worker(i);
+    d.move_case(i, s.status, actor, now());
+    Ok(Json(&d.cases[i]).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestsDocuments {
+    case_id: String,
+    /// Trading Grid document kinds the partner is asked for.
+    kinds: Vec<String>,
+    message: String,
+}
+
+async fn scenario_requests_documents(State(app): State<Arc<CcApp>>, body: Bytes) -> ApiResult {
+    let s: RequestsDocuments = json_body(P, &body)?;
+    if s.kinds.is_empty() {
+        return Err(err(
+            Kind::Invalid,
+            "kinds must name at least one document kind",
+        ));
+    }
+    // The partner answers on Trading Grid, so the kinds are Trading Grid's.
+    if let Some(bad) = s
+        .kinds
+        .iter()
+        .find(|k| common::parse_enum::<tg::DocumentKind>(k).is_none())
+    {
+        return Err(err(
+            Kind::Invalid,
+            format!("{bad:?} is not a Trading Grid document kind"),
+        ));
+    }
+    if s.message.trim().is_empty() {
+        return Err(err(Kind::Invalid, "message must not be empty"));
+    }
+    let mut d = app.data();
+    let i = d.case_index(&s.case_id)?;
+    let actor = d.case_worker(i);
+    let at = now();
+    d.move_case(i, cc::CaseStatus::WaitingOnPartner, actor.clone(), at);
+    let kinds = s.kinds.join(", ");
+    d.record(
+        &s.case_id,
+        at,
+        actor.clone(),
+        "documents_requested",
+        None,
+        None,
+        Some(format!("Requested from partner: {kinds}")),
+    );
+    d.add_note(
+        i,
+        actor,
+        format!(
+            "[internal] Asked the partner for: {kinds}. Message sent: {}",
+            s.message
+        ),
+        at,
+    );
+    let case = d.cases[i].clone();
+    d.emit(
+        "case.documents_requested",
+        &s.case_id,
+        at,
+        json!({"kinds": s.kinds, "message": s.message, "case": case}),
+    );
+    Ok(Json(case).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResolvesCase {
+    case_id: String,
+    summary: String,
+    root_cause: String,
+    corrective_actions: Vec<String>,
+    shared_with_partner: bool,
+}
+
+async fn scenario_resolves_case(State(app): State<Arc<CcApp>>, body: Bytes) -> ApiResult {
+    let s: ResolvesCase = json_body(P, &body)?;
+    let mut d = app.data();
+    let i = d.case_index(&s.case_id)?;
+    let actor = d.case_worker(i);
+    let res = d.resolve(
+        &s.case_id,
+        cc::NewResolution {
+            summary: s.summary,
+            root_cause: s.root_cause,
+            corrective_actions: s.corrective_actions,
+            shared_with_partner: s.shared_with_partner,
+        },
+        actor,
+    )?;
+    Ok(Json(res).into_response())
 }

@@ -15,8 +15,11 @@ use tokio::task::JoinHandle;
 
 pub(crate) mod common;
 pub(crate) mod core_case;
+pub(crate) mod idempotency;
 pub(crate) mod rng;
+pub mod signing;
 pub(crate) mod trading_grid;
+pub(crate) mod webhook;
 pub(crate) mod world;
 
 /// Default client id accepted by both simulators.
@@ -79,6 +82,10 @@ pub struct SimOptions {
     pub client_id: String,
     pub client_secret: String,
     pub token_ttl: Duration,
+    /// Where to POST every emitted event; also settable at `PUT /__sim/webhook`.
+    pub webhook_url: Option<String>,
+    /// Key of the `Webhook-Signature` HMAC; deliveries are unsigned without one.
+    pub webhook_secret: Option<String>,
 }
 
 impl Default for SimOptions {
@@ -92,6 +99,8 @@ impl Default for SimOptions {
             client_id: DEV_CLIENT_ID.to_string(),
             client_secret: DEV_CLIENT_SECRET.to_string(),
             token_ttl: Duration::from_secs(3600),
+            webhook_url: None,
+            webhook_secret: None,
         }
     }
 }

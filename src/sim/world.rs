@@ -161,6 +161,22 @@ fn team_users(team: cc::Team) -> &'static [(&'static str, &'static str)] {
     }
 }
 
+/// The person of `team` who acts on a case nobody is assigned to yet.
+pub(crate) fn team_lead(team: cc::Team) -> cc::UserRef {
+    user(team_users(team)[0])
+}
+
+/// Realistic errors for a transaction moved to `status` after seeding; deterministic
+/// per transaction so a repeated scenario reports the same error.
+pub(crate) fn errors_for(
+    tx: &tg::Transaction,
+    status: tg::TransactionStatus,
+) -> Vec<tg::TransactionError> {
+    let mut rng = Rng::derive(0, &tx.id);
+    let edifact = tx.standard == tg::EdiStandard::Edifact;
+    tx_errors(&mut rng, status, &tx.document_type, edifact)
+}
+
 pub(crate) fn system_user() -> cc::UserRef {
     cc::UserRef {
         id: "u-system".into(),
