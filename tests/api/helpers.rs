@@ -186,7 +186,11 @@ impl TestApp {
                 .send()
                 .await
                 .unwrap();
-            assert!(resp.status().is_success(), "webhook target: {}", resp.status());
+            assert!(
+                resp.status().is_success(),
+                "webhook target: {}",
+                resp.status()
+            );
         }
     }
 
@@ -194,7 +198,10 @@ impl TestApp {
     pub async fn scenario(&self, platform: Platform, name: &str, body: Value) -> Value {
         let resp = self
             .http
-            .post(format!("{}/__sim/scenarios/{name}", self.sim(platform).base_url()))
+            .post(format!(
+                "{}/__sim/scenarios/{name}",
+                self.sim(platform).base_url()
+            ))
             .json(&body)
             .send()
             .await
@@ -233,14 +240,21 @@ impl TestApp {
             .send()
             .await
             .unwrap();
-        assert!(resp.status().is_success(), "{path_and_query}: {}", resp.status());
+        assert!(
+            resp.status().is_success(),
+            "{path_and_query}: {}",
+            resp.status()
+        );
         resp.json().await.unwrap()
     }
 
     /// Every community message of a discussion, as Trading Grid has them.
     pub async fn community_messages(&self, discussion: &str) -> Vec<Value> {
         let page = self
-            .upstream(Platform::TradingGrid, &format!("/v1/discussions/{discussion}/messages?limit=100"))
+            .upstream(
+                Platform::TradingGrid,
+                &format!("/v1/discussions/{discussion}/messages?limit=100"),
+            )
             .await;
         page["items"].as_array().unwrap().clone()
     }
@@ -258,7 +272,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -26,16 +26,28 @@ async fn fifty_concurrent_escalations_of_one_issue_yield_one_case() {
     let app = spawn_app().await;
     let issue = open_dispute(&app, "TP-0005").await;
     let token = agent();
-    let calls = (0..50).map(|_| app.graphql(&token, ESCALATE, json!({ "input": { "issueId": issue["id"] } })));
+    let calls = (0..50).map(|_| {
+        app.graphql(
+            &token,
+            ESCALATE,
+            json!({ "input": { "issueId": issue["id"] } }),
+        )
+    });
     let answers = futures::future::join_all(calls).await;
     let mut ids: Vec<String> = answers
         .iter()
         .map(|a| {
             assert!(a.get("errors").is_none(), "{a:#}");
-            a["data"]["escalate"]["case"]["id"].as_str().unwrap().to_owned()
+            a["data"]["escalate"]["case"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
         })
         .collect();
-    let created = answers.iter().filter(|a| a["data"]["escalate"]["created"] == true).count();
+    let created = answers
+        .iter()
+        .filter(|a| a["data"]["escalate"]["created"] == true)
+        .count();
     ids.dedup();
     assert_eq!(ids.len(), 1, "one case for everyone");
     assert_eq!(created, 1);
@@ -58,12 +70,28 @@ async fn two_gateways_without_a_shared_store_still_open_one_case() {
             let http = app.http.clone();
             let body = body.clone();
             async move {
-                let v: Value = http.post(format!("{url}/graphql")).bearer_auth(agent()).json(&body).send().await.unwrap().json().await.unwrap();
+                let v: Value = http
+                    .post(format!("{url}/graphql"))
+                    .bearer_auth(agent())
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
                 v
             }
         });
     let answers = futures::future::join_all(calls).await;
-    let mut ids: Vec<&str> = answers.iter().map(|a| a["data"]["escalate"]["case"]["id"].as_str().expect("a case")).collect();
+    let mut ids: Vec<&str> = answers
+        .iter()
+        .map(|a| {
+            a["data"]["escalate"]["case"]["id"]
+                .as_str()
+                .expect("a case")
+        })
+        .collect();
     ids.dedup();
     assert_eq!(ids.len(), 1, "{answers:#?}");
 }
@@ -72,9 +100,24 @@ async fn two_gateways_without_a_shared_store_still_open_one_case() {
 async fn an_idempotency_key_reused_with_different_input_is_a_conflict() {
     let app = spawn_app().await;
     let a = open_dispute(&app, "TP-0007").await;
-    let first = app.data(&agent(), ESCALATE, json!({ "input": { "issueId": a["id"], "idempotencyKey": "k-1" } })).await;
-    let again = app.data(&agent(), ESCALATE, json!({ "input": { "issueId": a["id"], "idempotencyKey": "k-1" } })).await;
-    assert_eq!(first["escalate"]["case"]["id"], again["escalate"]["case"]["id"]);
+    let first = app
+        .data(
+            &agent(),
+            ESCALATE,
+            json!({ "input": { "issueId": a["id"], "idempotencyKey": "k-1" } }),
+        )
+        .await;
+    let again = app
+        .data(
+            &agent(),
+            ESCALATE,
+            json!({ "input": { "issueId": a["id"], "idempotencyKey": "k-1" } }),
+        )
+        .await;
+    assert_eq!(
+        first["escalate"]["case"]["id"],
+        again["escalate"]["case"]["id"]
+    );
     let other = app
         .graphql(&agent(), ESCALATE, json!({ "input": { "issueId": a["id"], "priority": "CRITICAL", "idempotencyKey": "k-1" } }))
         .await;
@@ -85,12 +128,20 @@ async fn an_idempotency_key_reused_with_different_input_is_a_conflict() {
 async fn a_failing_community_post_is_retried_from_the_outbox_until_it_lands() {
     let app = spawn_app().await;
     let issue = open_dispute(&app, "TP-0008").await;
-    let case = app.data(&agent(), ESCALATE, json!({ "input": { "issueId": issue["id"] } })).await["escalate"]["case"]["id"].clone();
+    let case = app
+        .data(
+            &agent(),
+            ESCALATE,
+            json!({ "input": { "issueId": issue["id"] } }),
+        )
+        .await["escalate"]["case"]["id"]
+        .clone();
     let discussion = issue["id"].as_str().unwrap();
     let before = app.community_messages(discussion).await.len();
 
     // Trading Grid goes down; the status is recorded but the post must wait.
-    app.set_faults(Platform::TradingGrid, json!({ "error_rate": 1.0 })).await;
+    app.set_faults(Platform::TradingGrid, json!({ "error_rate": 1.0 }))
+        .await;
     let data = app
         .data(
             &agent(),
@@ -98,33 +149,54 @@ async fn a_failing_community_post_is_retried_from_the_outbox_until_it_lands() {
             json!({ "id": case }),
         )
         .await;
-    let pending = data["publishStatus"]["pendingSteps"].as_array().unwrap().clone();
+    let pending = data["publishStatus"]["pendingSteps"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert!(
-        pending.iter().any(|s| s["description"].as_str().unwrap().contains("community message")),
+        pending.iter().any(|s| s["description"]
+            .as_str()
+            .unwrap()
+            .contains("community message")),
         "{pending:#?}"
     );
     // While it is down, retries keep failing and nothing is posted.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    app.set_faults(Platform::TradingGrid, json!({ "error_rate": 0.0 })).await;
+    app.set_faults(Platform::TradingGrid, json!({ "error_rate": 0.0 }))
+        .await;
     assert_eq!(app.community_messages(discussion).await.len(), before);
 
     // Back up: the outbox delivers it, exactly once.
     let messages = eventually("the deferred post lands", || async {
         let m = app.community_messages(discussion).await;
-        m.iter().any(|m| m["body"].as_str().unwrap().contains("Looking into it.")).then_some(m)
+        m.iter()
+            .any(|m| m["body"].as_str().unwrap().contains("Looking into it."))
+            .then_some(m)
     })
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let messages_later = app.community_messages(discussion).await;
     assert_eq!(messages.len(), messages_later.len());
     assert_eq!(
-        messages_later.iter().filter(|m| m["body"].as_str().unwrap().contains("Looking into it.")).count(),
+        messages_later
+            .iter()
+            .filter(|m| m["body"].as_str().unwrap().contains("Looking into it."))
+            .count(),
         1
     );
     let left = app
-        .data(&agent(), r#"query($id: ID!) { case(id: $id) { activity { action } } }"#, json!({ "id": case }))
+        .data(
+            &agent(),
+            r#"query($id: ID!) { case(id: $id) { activity { action } } }"#,
+            json!({ "id": case }),
+        )
         .await;
-    let actions: Vec<&str> = left["case"]["activity"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = left["case"]["activity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
     assert!(actions.contains(&"step_deferred"));
 }
 
@@ -141,11 +213,20 @@ async fn forged_stale_and_replayed_webhooks_are_rejected() {
     let tx = app
         .data(&agent(), r#"{ transactions(first: 30, filter: { partnerId: "TP-0009", statuses: [DELIVERED] }) { edges { node { id cases { id } } } } }"#, json!({}))
         .await;
-    let tx = nodes(&tx["transactions"]).into_iter().find(|t| t["cases"].as_array().unwrap().is_empty()).unwrap();
-    let mut transaction = app.upstream(Platform::TradingGrid, &format!("/v1/transactions/{}", tx["id"].as_str().unwrap())).await;
+    let tx = nodes(&tx["transactions"])
+        .into_iter()
+        .find(|t| t["cases"].as_array().unwrap().is_empty())
+        .unwrap();
+    let mut transaction = app
+        .upstream(
+            Platform::TradingGrid,
+            &format!("/v1/transactions/{}", tx["id"].as_str().unwrap()),
+        )
+        .await;
     transaction["status"] = json!("failed");
     let body = json!({ "id": "EVT-test-1", "sequence": 999_001, "type": "transaction.failed",
-                       "occurred_at": "2026-11-25T00:00:00Z", "data": transaction }).to_string();
+                       "occurred_at": "2026-11-25T00:00:00Z", "data": transaction })
+    .to_string();
     let now = chrono::Utc::now().timestamp();
     let post = |sig: String, ts: i64, id: &'static str, body: String| {
         let http = app.http.clone();
@@ -163,28 +244,70 @@ async fn forged_stale_and_replayed_webhooks_are_rejected() {
         }
     };
     let cases_of_tx = || async {
-        app.upstream(Platform::CoreCase, &format!("/api/v2/cases?transaction_ids={}", tx["id"].as_str().unwrap()))
-            .await["data"]
+        app.upstream(
+            Platform::CoreCase,
+            &format!(
+                "/api/v2/cases?transaction_ids={}",
+                tx["id"].as_str().unwrap()
+            ),
+        )
+        .await["data"]
             .as_array()
             .unwrap()
             .len()
     };
 
-    let forged = post(sign("not-the-secret-at-all", now, &body), now, "EVT-test-1", body.clone()).await;
+    let forged = post(
+        sign("not-the-secret-at-all", now, &body),
+        now,
+        "EVT-test-1",
+        body.clone(),
+    )
+    .await;
     assert_eq!(forged.status(), 401);
-    let stale = post(sign(WEBHOOK_SECRET, now - 3600, &body), now - 3600, "EVT-test-1", body.clone()).await;
+    let stale = post(
+        sign(WEBHOOK_SECRET, now - 3600, &body),
+        now - 3600,
+        "EVT-test-1",
+        body.clone(),
+    )
+    .await;
     assert_eq!(stale.status(), 401);
-    let tampered = post(sign(WEBHOOK_SECRET, now, &body), now, "EVT-test-1", body.replace("failed", "rejected")).await;
+    let tampered = post(
+        sign(WEBHOOK_SECRET, now, &body),
+        now,
+        "EVT-test-1",
+        body.replace("failed", "rejected"),
+    )
+    .await;
     assert_eq!(tampered.status(), 401);
     assert_eq!(cases_of_tx().await, 0, "nothing happened");
 
-    let malformed = post(sign(WEBHOOK_SECRET, now, "{not json"), now, "EVT-test-1", "{not json".into()).await;
+    let malformed = post(
+        sign(WEBHOOK_SECRET, now, "{not json"),
+        now,
+        "EVT-test-1",
+        "{not json".into(),
+    )
+    .await;
     assert_eq!(malformed.status(), 400);
 
-    let good = post(sign(WEBHOOK_SECRET, now, &body), now, "EVT-test-1", body.clone()).await;
+    let good = post(
+        sign(WEBHOOK_SECRET, now, &body),
+        now,
+        "EVT-test-1",
+        body.clone(),
+    )
+    .await;
     assert_eq!(good.status(), 200);
     assert_eq!(cases_of_tx().await, 1);
-    let replay = post(sign(WEBHOOK_SECRET, now, &body), now, "EVT-test-1", body.clone()).await;
+    let replay = post(
+        sign(WEBHOOK_SECRET, now, &body),
+        now,
+        "EVT-test-1",
+        body.clone(),
+    )
+    .await;
     assert_eq!(replay.status(), 200);
     let answer: Value = replay.json().await.unwrap();
     assert_eq!(answer["status"], "duplicate");
@@ -203,10 +326,18 @@ async fn a_simulator_redelivery_is_acknowledged_and_not_processed_twice() {
         .await;
     let discussion = opened["id"].as_str().unwrap().to_owned();
     eventually("escalated", || async {
-        app.upstream(Platform::TradingGrid, &format!("/v1/discussions/{discussion}")).await["linked_case_id"].as_str().map(str::to_owned)
+        app.upstream(
+            Platform::TradingGrid,
+            &format!("/v1/discussions/{discussion}"),
+        )
+        .await["linked_case_id"]
+            .as_str()
+            .map(str::to_owned)
     })
     .await;
-    let events = app.upstream(Platform::TradingGrid, "/v1/events?limit=100").await;
+    let events = app
+        .upstream(Platform::TradingGrid, "/v1/events?limit=100")
+        .await;
     let event = events["items"]
         .as_array()
         .unwrap()
@@ -218,7 +349,10 @@ async fn a_simulator_redelivery_is_acknowledged_and_not_processed_twice() {
         .to_owned();
     let resp = app
         .http
-        .post(format!("{}/__sim/webhook/redeliver/{event}", app.tg.base_url()))
+        .post(format!(
+            "{}/__sim/webhook/redeliver/{event}",
+            app.tg.base_url()
+        ))
         .send()
         .await
         .unwrap();
@@ -226,7 +360,10 @@ async fn a_simulator_redelivery_is_acknowledged_and_not_processed_twice() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let messages = app.community_messages(&discussion).await;
     assert_eq!(
-        messages.iter().filter(|m| m["body"].as_str().unwrap().contains("We have opened case")).count(),
+        messages
+            .iter()
+            .filter(|m| m["body"].as_str().unwrap().contains("We have opened case"))
+            .count(),
         1
     );
 }
@@ -245,7 +382,9 @@ async fn partners_are_forbidden_every_mutation() {
         assert_eq!(error_codes(&body), vec!["FORBIDDEN"], "{m}: {body:#}");
     }
     // And nothing was written.
-    let case = app.upstream(Platform::CoreCase, "/api/v2/cases/CASE-000001").await;
+    let case = app
+        .upstream(Platform::CoreCase, "/api/v2/cases/CASE-000001")
+        .await;
     assert_ne!(case["status"], "waiting_on_partner");
 }
 
@@ -253,12 +392,30 @@ async fn partners_are_forbidden_every_mutation() {
 async fn bad_mutation_input_is_refused_before_anything_is_written() {
     let app = spawn_app().await;
     for (m, code) in [
-        (r#"mutation { escalate(input: {}) { created } }"#, "BAD_USER_INPUT"),
-        (r#"mutation { escalate(input: { issueId: "DSC-000003", transactionIds: ["TX-0000001"] }) { created } }"#, "BAD_USER_INPUT"),
-        (r#"mutation { escalate(input: { issueId: "CASE-1" }) { created } }"#, "BAD_USER_INPUT"),
-        (r#"mutation { linkEvidence(input: { caseId: "CASE-000001", documentIds: [] }) { created } }"#, "BAD_USER_INPUT"),
-        (r#"mutation { publishResolution(input: { caseId: "CASE-000001", summary: " ", rootCause: "r", correctiveActions: [] }) { created } }"#, "BAD_USER_INPUT"),
-        (r#"mutation { requestDocuments(input: { caseId: "CASE-000001", kinds: [], message: "x" }) { created } }"#, "BAD_USER_INPUT"),
+        (
+            r#"mutation { escalate(input: {}) { created } }"#,
+            "BAD_USER_INPUT",
+        ),
+        (
+            r#"mutation { escalate(input: { issueId: "DSC-000003", transactionIds: ["TX-0000001"] }) { created } }"#,
+            "BAD_USER_INPUT",
+        ),
+        (
+            r#"mutation { escalate(input: { issueId: "CASE-1" }) { created } }"#,
+            "BAD_USER_INPUT",
+        ),
+        (
+            r#"mutation { linkEvidence(input: { caseId: "CASE-000001", documentIds: [] }) { created } }"#,
+            "BAD_USER_INPUT",
+        ),
+        (
+            r#"mutation { publishResolution(input: { caseId: "CASE-000001", summary: " ", rootCause: "r", correctiveActions: [] }) { created } }"#,
+            "BAD_USER_INPUT",
+        ),
+        (
+            r#"mutation { requestDocuments(input: { caseId: "CASE-000001", kinds: [], message: "x" }) { created } }"#,
+            "BAD_USER_INPUT",
+        ),
     ] {
         let body = app.graphql(&agent(), m, json!({})).await;
         assert_eq!(error_codes(&body), vec![code], "{m}: {body:#}");

@@ -28,11 +28,13 @@ async fn open_issue(app: &TestApp, partner: &str, kinds: &[&str]) -> Value {
 }
 
 async fn case_upstream(app: &TestApp, id: &str) -> Value {
-    app.upstream(Platform::CoreCase, &format!("/api/v2/cases/{id}")).await
+    app.upstream(Platform::CoreCase, &format!("/api/v2/cases/{id}"))
+        .await
 }
 
 async fn discussion_upstream(app: &TestApp, id: &str) -> Value {
-    app.upstream(Platform::TradingGrid, &format!("/v1/discussions/{id}")).await
+    app.upstream(Platform::TradingGrid, &format!("/v1/discussions/{id}"))
+        .await
 }
 
 /// No community message anywhere in these discussions carries internal text.
@@ -54,7 +56,10 @@ async fn job1_a_dispute_thread_becomes_a_case_with_its_conversation_documents_an
     let tx = app
         .data(&agent(), r#"{ transactions(first: 1, filter: { partnerId: "TP-0001" }) { edges { node { id } } } }"#, json!({}))
         .await;
-    let tx = nodes(&tx["transactions"])[0]["id"].as_str().unwrap().to_owned();
+    let tx = nodes(&tx["transactions"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let opened = app
         .scenario(
             Platform::TradingGrid,
@@ -68,7 +73,9 @@ async fn job1_a_dispute_thread_becomes_a_case_with_its_conversation_documents_an
 
     // …and the webhook makes it a case, linked back to the thread.
     let case_id = eventually("the discussion is linked to a case", || async {
-        discussion_upstream(&app, &discussion).await["linked_case_id"].as_str().map(str::to_owned)
+        discussion_upstream(&app, &discussion).await["linked_case_id"]
+            .as_str()
+            .map(str::to_owned)
     })
     .await;
     let case = case_upstream(&app, &case_id).await;
@@ -77,18 +84,39 @@ async fn job1_a_dispute_thread_becomes_a_case_with_its_conversation_documents_an
     assert_eq!(case["external_ref"]["id"], discussion.as_str());
     assert_eq!(case["transaction_ids"], json!([tx]));
     let description = case["description"].as_str().unwrap();
-    assert!(description.contains("Line 3 billed at 14.20"), "the conversation is in the case");
+    assert!(
+        description.contains("Line 3 billed at 14.20"),
+        "the conversation is in the case"
+    );
     assert!(description.contains(&tx));
-    assert_eq!(discussion_upstream(&app, &discussion).await["status"], "escalated");
+    assert_eq!(
+        discussion_upstream(&app, &discussion).await["status"],
+        "escalated"
+    );
     let messages = eventually("the partner is told the case was received", || async {
         let m = app.community_messages(&discussion).await;
-        m.iter().any(|m| m["body"].as_str().unwrap().contains(case["number"].as_str().unwrap())).then_some(m)
+        m.iter()
+            .any(|m| {
+                m["body"]
+                    .as_str()
+                    .unwrap()
+                    .contains(case["number"].as_str().unwrap())
+            })
+            .then_some(m)
     })
     .await;
-    assert!(messages.iter().any(|m| m["body"].as_str().unwrap().contains("Received")));
+    assert!(messages
+        .iter()
+        .any(|m| m["body"].as_str().unwrap().contains("Received")));
 
     // Escalating it by hand now returns the same case.
-    let again = app.data(&agent(), ESCALATE, json!({ "input": { "issueId": discussion } })).await;
+    let again = app
+        .data(
+            &agent(),
+            ESCALATE,
+            json!({ "input": { "issueId": discussion } }),
+        )
+        .await;
     assert_eq!(again["escalate"]["case"]["id"], case_id.as_str());
     assert_eq!(again["escalate"]["created"], false);
 }
@@ -96,9 +124,22 @@ async fn job1_a_dispute_thread_becomes_a_case_with_its_conversation_documents_an
 #[tokio::test]
 async fn job1_escalating_an_issue_by_mutation_carries_its_documents_as_evidence() {
     let app = spawn_app().await;
-    let issue = open_issue(&app, "TP-0001", &["SHIPMENT_DISCREPANCY", "INVOICE_DISCREPANCY", "ORDER_DISCREPANCY"]).await;
+    let issue = open_issue(
+        &app,
+        "TP-0001",
+        &[
+            "SHIPMENT_DISCREPANCY",
+            "INVOICE_DISCREPANCY",
+            "ORDER_DISCREPANCY",
+        ],
+    )
+    .await;
     let data = app
-        .data(&agent(), ESCALATE, json!({ "input": { "issueId": issue["id"], "note": "Carrier claims full delivery" } }))
+        .data(
+            &agent(),
+            ESCALATE,
+            json!({ "input": { "issueId": issue["id"], "note": "Carrier claims full delivery" } }),
+        )
         .await;
     let p = &data["escalate"];
     assert_eq!(p["created"], true);
@@ -109,28 +150,73 @@ async fn job1_escalating_an_issue_by_mutation_carries_its_documents_as_evidence(
     let mut shas: Vec<&str> = docs.iter().map(|d| d["sha256"].as_str().unwrap()).collect();
     shas.sort();
     shas.dedup();
-    let mut evidence: Vec<&str> = p["case"]["evidence"].as_array().unwrap().iter().map(|d| d["sha256"].as_str().unwrap()).collect();
+    let mut evidence: Vec<&str> = p["case"]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["sha256"].as_str().unwrap())
+        .collect();
     evidence.sort();
     assert_eq!(evidence, shas, "every document once, by content");
     let activity = app
-        .data(&agent(), r#"query($id: ID!) { case(id: $id) { activity { actor action upstreamIds } } }"#, json!({ "id": p["case"]["id"] }))
+        .data(
+            &agent(),
+            r#"query($id: ID!) { case(id: $id) { activity { actor action upstreamIds } } }"#,
+            json!({ "id": p["case"]["id"] }),
+        )
         .await;
-    let actions: Vec<&str> = activity["case"]["activity"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
-    assert!(actions.contains(&"case_created") && actions.contains(&"community_message_posted"), "{actions:?}");
-    assert!(activity["case"]["activity"][0]["actor"].as_str().unwrap().starts_with("agent:"));
-    assert_nothing_internal(&app, &[issue["id"].as_str().unwrap()], &["Carrier claims full delivery"]).await;
+    let actions: Vec<&str> = activity["case"]["activity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"case_created") && actions.contains(&"community_message_posted"),
+        "{actions:?}"
+    );
+    assert!(activity["case"]["activity"][0]["actor"]
+        .as_str()
+        .unwrap()
+        .starts_with("agent:"));
+    assert_nothing_internal(
+        &app,
+        &[issue["id"].as_str().unwrap()],
+        &["Carrier claims full delivery"],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn job2_a_case_status_change_reaches_the_partner_as_a_milestone() {
     let app = spawn_app().await;
-    let issue = open_issue(&app, "TP-0001", &["SHIPMENT_DISCREPANCY", "INVOICE_DISCREPANCY", "ORDER_DISCREPANCY"]).await;
-    let case = app.data(&agent(), ESCALATE, json!({ "input": { "issueId": issue["id"] } })).await["escalate"]["case"].clone();
+    let issue = open_issue(
+        &app,
+        "TP-0001",
+        &[
+            "SHIPMENT_DISCREPANCY",
+            "INVOICE_DISCREPANCY",
+            "ORDER_DISCREPANCY",
+        ],
+    )
+    .await;
+    let case = app
+        .data(
+            &agent(),
+            ESCALATE,
+            json!({ "input": { "issueId": issue["id"] } }),
+        )
+        .await["escalate"]["case"]
+        .clone();
     let discussion = issue["id"].as_str().unwrap();
 
     // A case worker moves the case on Core Case.
-    app.scenario(Platform::CoreCase, "case-worker-moves-case", json!({ "case_id": case["id"], "status": "in_progress" }))
-        .await;
+    app.scenario(
+        Platform::CoreCase,
+        "case-worker-moves-case",
+        json!({ "case_id": case["id"], "status": "in_progress" }),
+    )
+    .await;
 
     let posted = eventually("the milestone reaches the community", || async {
         app.community_messages(discussion)
@@ -139,9 +225,16 @@ async fn job2_a_case_status_change_reaches_the_partner_as_a_milestone() {
             .find(|m| m["body"].as_str().unwrap().contains("Under review"))
     })
     .await;
-    assert!(!posted["body"].as_str().unwrap().contains("in_progress"), "no internal status");
+    assert!(
+        !posted["body"].as_str().unwrap().contains("in_progress"),
+        "no internal status"
+    );
     let seen = app
-        .data(&partner("TP-0001"), r#"query($id: ID!) { case(id: $id) { milestone } }"#, json!({ "id": case["id"] }))
+        .data(
+            &partner("TP-0001"),
+            r#"query($id: ID!) { case(id: $id) { milestone } }"#,
+            json!({ "id": case["id"] }),
+        )
         .await;
     assert_eq!(seen["case"]["milestone"], "UNDER_REVIEW");
 
@@ -155,7 +248,10 @@ async fn job2_a_case_status_change_reaches_the_partner_as_a_milestone() {
         .await;
     assert_eq!(data["publishStatus"]["pendingSteps"], json!([]));
     let messages = app.community_messages(discussion).await;
-    assert!(messages.iter().any(|m| m["body"].as_str().unwrap().contains("checking with the carrier")));
+    assert!(messages.iter().any(|m| m["body"]
+        .as_str()
+        .unwrap()
+        .contains("checking with the carrier")));
     // A wrong expectation is refused, not published.
     let body = app
         .graphql(&agent(), r#"mutation($id: ID!) { publishStatus(input: { caseId: $id, milestone: RESOLVED }) { case { id } } }"#, json!({ "id": case["id"] }))
@@ -167,17 +263,51 @@ async fn job2_a_case_status_change_reaches_the_partner_as_a_milestone() {
 #[tokio::test]
 async fn job3_documents_link_once_and_partners_are_asked_for_more_through_the_community() {
     let app = spawn_app().await;
-    let issue = open_issue(&app, "TP-0001", &["SHIPMENT_DISCREPANCY", "INVOICE_DISCREPANCY", "ORDER_DISCREPANCY"]).await;
-    let case = app.data(&agent(), ESCALATE, json!({ "input": { "issueId": issue["id"] } })).await["escalate"]["case"].clone();
+    let issue = open_issue(
+        &app,
+        "TP-0001",
+        &[
+            "SHIPMENT_DISCREPANCY",
+            "INVOICE_DISCREPANCY",
+            "ORDER_DISCREPANCY",
+        ],
+    )
+    .await;
+    let case = app
+        .data(
+            &agent(),
+            ESCALATE,
+            json!({ "input": { "issueId": issue["id"] } }),
+        )
+        .await["escalate"]["case"]
+        .clone();
     let discussion = issue["id"].as_str().unwrap();
     let before = case["evidence"].as_array().unwrap().len();
 
     // Linking what is already evidence adds nothing.
-    let ids: Vec<Value> = issue["documents"].as_array().unwrap().iter().map(|d| d["id"].clone()).collect();
+    let ids: Vec<Value> = issue["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].clone())
+        .collect();
     let link = r#"mutation($c: ID!, $d: [ID!]!) { linkEvidence(input: { caseId: $c, documentIds: $d }) { case { evidence { id } } } }"#;
-    let data = app.data(&agent(), link, json!({ "c": case["id"], "d": ids })).await;
-    assert_eq!(data["linkEvidence"]["case"]["evidence"].as_array().unwrap().len(), before);
-    let entries = app.upstream(Platform::CoreCase, &format!("/api/v2/cases/{}/documents", case["id"].as_str().unwrap())).await;
+    let data = app
+        .data(&agent(), link, json!({ "c": case["id"], "d": ids }))
+        .await;
+    assert_eq!(
+        data["linkEvidence"]["case"]["evidence"]
+            .as_array()
+            .unwrap()
+            .len(),
+        before
+    );
+    let entries = app
+        .upstream(
+            Platform::CoreCase,
+            &format!("/api/v2/cases/{}/documents", case["id"].as_str().unwrap()),
+        )
+        .await;
     assert_eq!(entries["data"].as_array().unwrap().len(), before);
 
     // Ask the partner for a proof of delivery.
@@ -188,9 +318,14 @@ async fn job3_documents_link_once_and_partners_are_asked_for_more_through_the_co
             json!({ "c": case["id"] }),
         )
         .await;
-    assert_eq!(data["requestDocuments"]["case"]["milestone"], "AWAITING_DOCUMENTS");
+    assert_eq!(
+        data["requestDocuments"]["case"]["milestone"],
+        "AWAITING_DOCUMENTS"
+    );
     let asked = app.community_messages(discussion).await;
-    assert!(asked.iter().any(|m| m["body"].as_str().unwrap().contains("proof of delivery")));
+    assert!(asked
+        .iter()
+        .any(|m| m["body"].as_str().unwrap().contains("proof of delivery")));
 
     // The partner posts it in the discussion; it becomes evidence by itself.
     let posted = app
@@ -203,8 +338,18 @@ async fn job3_documents_link_once_and_partners_are_asked_for_more_through_the_co
         .await;
     let sha = posted["document"]["sha256"].as_str().unwrap().to_owned();
     eventually("the partner's document is linked to the case", || async {
-        let entries = app.upstream(Platform::CoreCase, &format!("/api/v2/cases/{}/documents", case["id"].as_str().unwrap())).await;
-        entries["data"].as_array().unwrap().iter().any(|e| e["sha256"] == sha.as_str()).then_some(())
+        let entries = app
+            .upstream(
+                Platform::CoreCase,
+                &format!("/api/v2/cases/{}/documents", case["id"].as_str().unwrap()),
+            )
+            .await;
+        entries["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["sha256"] == sha.as_str())
+            .then_some(())
     })
     .await;
 }
@@ -230,24 +375,46 @@ async fn job4_a_failed_transaction_opens_an_exception_case_and_a_discussion() {
     .await;
 
     let case = eventually("an exception case exists", || async {
-        let page = app.upstream(Platform::CoreCase, &format!("/api/v2/cases?transaction_ids={tx}")).await;
+        let page = app
+            .upstream(
+                Platform::CoreCase,
+                &format!("/api/v2/cases?transaction_ids={tx}"),
+            )
+            .await;
         page["data"].as_array().unwrap().first().cloned()
     })
     .await;
     assert_eq!(case["type"], "transaction_exception");
     assert_eq!(case["partner_id"], "TP-0003");
     assert_eq!(case["external_ref"]["kind"], "transaction");
-    assert!(case["description"].as_str().unwrap().contains("Unit price differs from contract"));
+    assert!(case["description"]
+        .as_str()
+        .unwrap()
+        .contains("Unit price differs from contract"));
     let linked = eventually("a discussion tells the partner", || async {
         let page = app
-            .upstream(Platform::TradingGrid, &format!("/v1/discussions?linked_case_ids={}", case["id"].as_str().unwrap()))
+            .upstream(
+                Platform::TradingGrid,
+                &format!(
+                    "/v1/discussions?linked_case_ids={}",
+                    case["id"].as_str().unwrap()
+                ),
+            )
             .await;
         page["items"].as_array().unwrap().first().cloned()
     })
     .await;
     assert_eq!(linked["partner_id"], "TP-0003");
-    assert!(linked["transaction_ids"].as_array().unwrap().iter().any(|t| t == tx.as_str()));
-    assert!(linked["tags"].as_array().unwrap().iter().any(|t| t == "transaction-exception"));
+    assert!(linked["transaction_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t == tx.as_str()));
+    assert!(linked["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t == "transaction-exception"));
 }
 
 #[tokio::test]
@@ -263,13 +430,28 @@ async fn job5_a_compliance_question_becomes_a_review_routed_to_legal_compliance_
         .await;
     let discussion = opened["id"].as_str().unwrap().to_owned();
     let case_id = eventually("a review case exists", || async {
-        discussion_upstream(&app, &discussion).await["linked_case_id"].as_str().map(str::to_owned)
+        discussion_upstream(&app, &discussion).await["linked_case_id"]
+            .as_str()
+            .map(str::to_owned)
     })
     .await;
-    assert_eq!(case_upstream(&app, &case_id).await["type"], "compliance_review");
+    assert_eq!(
+        case_upstream(&app, &case_id).await["type"],
+        "compliance_review"
+    );
     let tasks = eventually("tasks are routed", || async {
-        let t = app.upstream(Platform::CoreCase, &format!("/api/v2/cases/{case_id}/tasks")).await;
-        let teams: Vec<String> = t["data"].as_array().unwrap().iter().map(|t| t["team"].as_str().unwrap().to_owned()).collect();
+        let t = app
+            .upstream(
+                Platform::CoreCase,
+                &format!("/api/v2/cases/{case_id}/tasks"),
+            )
+            .await;
+        let teams: Vec<String> = t["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["team"].as_str().unwrap().to_owned())
+            .collect();
         (teams.len() >= 3).then_some(teams)
     })
     .await;
@@ -291,15 +473,21 @@ async fn job6_a_thread_tagged_for_escalation_is_escalated_and_the_conversation_g
         .await;
     let discussion = opened["id"].as_str().unwrap().to_owned();
     let case_id = eventually("an escalation case exists", || async {
-        discussion_upstream(&app, &discussion).await["linked_case_id"].as_str().map(str::to_owned)
+        discussion_upstream(&app, &discussion).await["linked_case_id"]
+            .as_str()
+            .map(str::to_owned)
     })
     .await;
     let case = case_upstream(&app, &case_id).await;
     assert_eq!(case["type"], "support_escalation");
     assert!(case["assignee"].is_null() || case["assignee"].is_object());
     // The partner keeps talking in the community; the case stays one.
-    app.scenario(Platform::TradingGrid, "partner-posts-message", json!({ "discussion_id": discussion, "body": "Any update?" }))
-        .await;
+    app.scenario(
+        Platform::TradingGrid,
+        "partner-posts-message",
+        json!({ "discussion_id": discussion, "body": "Any update?" }),
+    )
+    .await;
     let messages = app.community_messages(&discussion).await;
     assert!(messages.iter().any(|m| m["body"] == "Any update?"));
     let cases = app
@@ -311,7 +499,16 @@ async fn job6_a_thread_tagged_for_escalation_is_escalated_and_the_conversation_g
 #[tokio::test]
 async fn job7_a_resolution_is_published_to_the_partner_and_becomes_searchable() {
     let app = spawn_app().await;
-    let issue = open_issue(&app, "TP-0001", &["SHIPMENT_DISCREPANCY", "INVOICE_DISCREPANCY", "ORDER_DISCREPANCY"]).await;
+    let issue = open_issue(
+        &app,
+        "TP-0001",
+        &[
+            "SHIPMENT_DISCREPANCY",
+            "INVOICE_DISCREPANCY",
+            "ORDER_DISCREPANCY",
+        ],
+    )
+    .await;
     let case = app
         .data(&agent(), ESCALATE, json!({ "input": { "issueId": issue["id"], "note": "Warehouse lead suspects mislabeling" } }))
         .await["escalate"]["case"]
@@ -336,9 +533,19 @@ async fn job7_a_resolution_is_published_to_the_partner_and_becomes_searchable() 
         .iter()
         .filter(|m| m["body"].as_str().unwrap().contains("quince paste"))
         .collect();
-    assert_eq!(resolution_posts.len(), 1, "posted once, even though Core Case also reported it");
-    assert!(resolution_posts[0]["body"].as_str().unwrap().contains("Cross-dock scan audit weekly"));
-    assert_eq!(discussion_upstream(&app, discussion).await["status"], "resolved");
+    assert_eq!(
+        resolution_posts.len(),
+        1,
+        "posted once, even though Core Case also reported it"
+    );
+    assert!(resolution_posts[0]["body"]
+        .as_str()
+        .unwrap()
+        .contains("Cross-dock scan audit weekly"));
+    assert_eq!(
+        discussion_upstream(&app, discussion).await["status"],
+        "resolved"
+    );
 
     // Searchable knowledge, for the partner too.
     let found = app
@@ -350,6 +557,17 @@ async fn job7_a_resolution_is_published_to_the_partner_and_becomes_searchable() 
     // Give the webhook of `case.resolved` time to arrive, then check again.
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let posts = app.community_messages(discussion).await;
-    assert_eq!(posts.iter().filter(|m| m["body"].as_str().unwrap().contains("quince paste")).count(), 1);
-    assert_nothing_internal(&app, &[discussion], &["Warehouse lead suspects mislabeling"]).await;
+    assert_eq!(
+        posts
+            .iter()
+            .filter(|m| m["body"].as_str().unwrap().contains("quince paste"))
+            .count(),
+        1
+    );
+    assert_nothing_internal(
+        &app,
+        &[discussion],
+        &["Warehouse lead suspects mislabeling"],
+    )
+    .await;
 }
