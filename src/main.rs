@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use gridcase::auth::Role;
-use gridcase::config::{Secret, Settings, SANDBOX_JWT_SECRET};
+use gridcase::config::{Secret, Settings, SANDBOX_JWT_SECRET, SANDBOX_WEBHOOK_SECRET};
 use gridcase::sim::{self, Platform, SimOptions};
 use gridcase::App;
 
@@ -60,6 +60,12 @@ enum Command {
         /// Client secret the token endpoint accepts.
         #[arg(long, default_value = sim::DEV_CLIENT_SECRET)]
         client_secret: String,
+        /// Deliver every event as a signed webhook to this URL (e.g. http://127.0.0.1:4000/webhooks/trading-grid).
+        #[arg(long, requires = "webhook_secret")]
+        webhook_url: Option<String>,
+        /// Secret the webhooks are signed with (the gateway's GRIDCASE_WEBHOOK_SECRET).
+        #[arg(long, requires = "webhook_url")]
+        webhook_secret: Option<String>,
     },
     /// Sign a bearer token (with GRIDCASE_JWT_SECRET, or the sandbox secret when unset).
     Token {
@@ -119,6 +125,8 @@ async fn run() -> anyhow::Result<()> {
             rate_limit,
             client_id,
             client_secret,
+            webhook_url,
+            webhook_secret,
         } => {
             anyhow::ensure!(
                 (0.0..=1.0).contains(&error_rate),
@@ -132,6 +140,8 @@ async fn run() -> anyhow::Result<()> {
                 rate_limit,
                 client_id,
                 client_secret,
+                webhook_url,
+                webhook_secret,
                 ..SimOptions::default()
             };
             let listener = tokio::net::TcpListener::bind(listen)
@@ -205,6 +215,20 @@ async fn serve(listen: Option<String>, config_path: Option<PathBuf>) -> anyhow::
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let url = format!("http://{}/graphql", app.addr());
     if sandbox {
+        // The simulators act like platforms with webhooks configured: every event
+        // they emit reaches the gateway's rules.
+        let http = reqwest::Client::new();
+        for (sim, path) in [(&sims[0], "trading-grid"), (&sims[1], "core-case")] {
+            http.put(format!("{}/__sim/webhook", sim.base_url()))
+                .json(&serde_json::json!({
+                    "url": format!("http://{}/webhooks/{path}", app.addr()),
+                    "secret": SANDBOX_WEBHOOK_SECRET,
+                }))
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .context("configuring the sandbox simulators' webhooks")?;
+        }
         let secret = Secret::new(SANDBOX_JWT_SECRET);
         let day = Duration::from_secs(24 * 3600);
         let partner = gridcase::auth::sign(
