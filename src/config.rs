@@ -79,6 +79,8 @@ struct FileConfig {
     limits: LimitsFile,
     /// Redis for the store (idempotency keys, outbox, webhook dedupe, activity); unset = in memory.
     redis_url: Option<Secret>,
+    /// Prefix of every Redis key (several deployments can share one Redis).
+    redis_namespace: Option<String>,
     /// Shared secret platforms sign webhooks with.
     webhook_secret: Option<Secret>,
     #[serde(default)]
@@ -220,6 +222,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub limits: Limits,
     pub redis_url: Option<Secret>,
+    pub redis_namespace: String,
     /// Unset: webhooks are refused (401) and only polling can feed the rules.
     pub webhook_secret: Option<Secret>,
     pub rules: Rules,
@@ -312,6 +315,9 @@ impl Settings {
         }
         if let Some(v) = get("GRIDCASE_REDIS_URL") {
             file.redis_url = Some(Secret(v));
+        }
+        if let Some(v) = get("GRIDCASE_REDIS_NAMESPACE") {
+            file.redis_namespace = Some(v);
         }
         if let Some(v) = get("GRIDCASE_WEBHOOK_SECRET") {
             file.webhook_secret = Some(Secret(v));
@@ -458,6 +464,7 @@ impl Settings {
             },
             limits,
             redis_url: f.redis_url,
+            redis_namespace: f.redis_namespace.unwrap_or_else(|| "gridcase".into()),
             webhook_secret: f.webhook_secret,
             rules,
         })

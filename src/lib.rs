@@ -89,7 +89,7 @@ impl App {
             .unwrap_or_default();
         let store: Arc<dyn store::Store> = match &config.redis_url {
             Some(url) => Arc::new(
-                store::RedisStore::connect(url.expose(), "gridcase")
+                store::RedisStore::connect(url.expose(), &config.redis_namespace)
                     .await
                     .map_err(|e| anyhow::anyhow!("GRIDCASE_REDIS_URL: {e}"))?,
             ),

@@ -17,7 +17,7 @@ pub struct TestApp {
     pub tg: RunningSim,
     pub cc: RunningSim,
     pub http: reqwest::Client,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    pub shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Drop for TestApp {
@@ -309,3 +309,67 @@ pub const DASHBOARD: &str = r#"query Dashboard { partnerIssues(first: 50) { edge
   transactions { id documentType status }
   case { id number milestone evidence { id name } resolution { summary } }
 } } } }"#;
+
+/// A Redis for tests: `GRIDCASE_TEST_REDIS_URL`, or a `redis-server` of our own on
+/// a free port (stopped when dropped).
+pub struct TestRedis {
+    pub url: String,
+    child: Option<std::process::Child>,
+    _dir: Option<std::path::PathBuf>,
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub async fn test_redis() -> TestRedis {
+    if let Ok(url) = std::env::var("GRIDCASE_TEST_REDIS_URL") {
+        return TestRedis {
+            url,
+            child: None,
+            _dir: None,
+        };
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = std::env::temp_dir().join(format!("gridcase-redis-{port}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let child = std::process::Command::new("redis-server")
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server must be installed (or set GRIDCASE_TEST_REDIS_URL)");
+    let url = format!("redis://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    TestRedis {
+        url,
+        child: Some(child),
+        _dir: Some(dir),
+    }
+}

@@ -421,3 +421,68 @@ async fn bad_mutation_input_is_refused_before_anything_is_written() {
         assert_eq!(error_codes(&body), vec![code], "{m}: {body:#}");
     }
 }
+
+#[tokio::test]
+async fn a_restarted_gateway_resumes_the_redis_outbox() {
+    let redis = test_redis().await;
+    let namespace = format!(
+        "test-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    );
+    let with_redis = [
+        ("GRIDCASE_REDIS_URL", redis.url.clone()),
+        ("GRIDCASE_REDIS_NAMESPACE", namespace.clone()),
+    ];
+    let app = spawn_app_with(&with_redis).await;
+    let issue = open_dispute(&app, "TP-0011").await;
+    let case = app
+        .data(
+            &agent(),
+            ESCALATE,
+            json!({ "input": { "issueId": issue["id"] } }),
+        )
+        .await["escalate"]["case"]["id"]
+        .clone();
+    let discussion = issue["id"].as_str().unwrap();
+
+    // Trading Grid is down when the status is published: the post waits in Redis.
+    app.set_faults(Platform::TradingGrid, json!({ "error_rate": 1.0 }))
+        .await;
+    let data = app
+        .data(&agent(), r#"mutation($id: ID!) { publishStatus(input: { caseId: $id, message: "Resumed after restart." }) { pendingSteps { id } } }"#, json!({ "id": case }))
+        .await;
+    assert!(!data["publishStatus"]["pendingSteps"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // The gateway stops before Trading Grid recovers…
+    let mut app = app;
+    if let Some(stop) = app.shutdown.take() {
+        let _ = stop.send(());
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (url, _stop) = start_gateway(&app.tg.base_url(), &app.cc.base_url(), &with_redis).await;
+    app.route_webhooks_to(&url).await;
+    app.set_faults(Platform::TradingGrid, json!({ "error_rate": 0.0 }))
+        .await;
+
+    // …and the new one delivers what the old one could not.
+    eventually(
+        "the restarted gateway posts the deferred message",
+        || async {
+            app.community_messages(discussion)
+                .await
+                .iter()
+                .any(|m| {
+                    m["body"]
+                        .as_str()
+                        .unwrap()
+                        .contains("Resumed after restart.")
+                })
+                .then_some(())
+        },
+    )
+    .await;
+}
