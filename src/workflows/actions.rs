@@ -274,6 +274,15 @@ impl Workflows {
                 if found.len() != ids.len() {
                     return Err(bad("some of `transactionIds` do not exist"));
                 }
+                if let Some(ok) = found
+                    .iter()
+                    .find(|t| t.status == TransactionStatus::Delivered)
+                {
+                    return Err(bad(format!(
+                        "transaction {} was delivered; exception cases are for failed, rejected or unacknowledged ones",
+                        ok.id
+                    )));
+                }
                 let partner = found[0].partner_id.clone();
                 if found.iter().any(|t| t.partner_id != partner) {
                     return Err(bad("`transactionIds` must all belong to one partner"));

@@ -486,3 +486,20 @@ async fn a_restarted_gateway_resumes_the_redis_outbox() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_delivered_transaction_is_not_an_exception() {
+    let app = spawn_app().await;
+    let tx = app
+        .data(&agent(), r#"{ transactions(first: 1, filter: { statuses: [DELIVERED] }) { edges { node { id } } } }"#, json!({}))
+        .await;
+    let id = nodes(&tx["transactions"])[0]["id"].clone();
+    let body = app
+        .graphql(
+            &agent(),
+            ESCALATE,
+            json!({ "input": { "transactionIds": [id] } }),
+        )
+        .await;
+    assert_eq!(error_codes(&body), vec!["BAD_USER_INPUT"]);
+}
