@@ -69,3 +69,37 @@ impl MemoryBus {
         self.tx.subscribe()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(case: &str) -> MilestoneEvent {
+        MilestoneEvent {
+            sequence: 0,
+            case_id: CaseId::from_upstream(case.into()),
+            case_number: "CC-1".into(),
+            partner_id: PartnerId::from_upstream("TP-1".into()),
+            milestone: Milestone::UnderReview,
+            message: None,
+            at: Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn subscribers_get_events_in_order_and_late_ones_can_replay() {
+        let bus = MemoryBus::default();
+        let mut rx = bus.subscribe();
+        let a = bus.publish(event("CASE-1"));
+        let b = bus.publish(event("CASE-2"));
+        assert!(a.sequence < b.sequence);
+        assert_eq!(rx.recv().await.unwrap().case_id.as_str(), "CASE-1");
+        assert_eq!(rx.recv().await.unwrap().case_id.as_str(), "CASE-2");
+        let replay: Vec<_> = bus
+            .since(a.sequence)
+            .into_iter()
+            .map(|e| e.sequence)
+            .collect();
+        assert_eq!(replay, vec![b.sequence]);
+    }
+}

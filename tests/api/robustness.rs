@@ -503,3 +503,50 @@ async fn a_delivered_transaction_is_not_an_exception() {
         .await;
     assert_eq!(error_codes(&body), vec!["BAD_USER_INPUT"]);
 }
+
+#[tokio::test]
+async fn without_webhooks_the_events_feed_poller_drives_the_same_rules() {
+    let app = spawn_app_with(&[("GRIDCASE_POLL_INTERVAL_MS", "100".to_owned())]).await;
+    // These platforms send no webhooks.
+    for p in [Platform::TradingGrid, Platform::CoreCase] {
+        let resp = app
+            .http
+            .put(format!("{}/__sim/webhook", app.sim(p).base_url()))
+            .json(&json!({ "url": null, "secret": null }))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success());
+    }
+    let opened = app
+        .scenario(
+            Platform::TradingGrid,
+            "partner-opens-discussion",
+            json!({ "partner_id": "TP-0012", "kind": "order_discrepancy", "title": "PO 7781 duplicated", "body": "We received the same 850 twice." }),
+        )
+        .await;
+    let discussion = opened["id"].as_str().unwrap().to_owned();
+    eventually("the poller escalates the new dispute", || async {
+        app.upstream(
+            Platform::TradingGrid,
+            &format!("/v1/discussions/{discussion}"),
+        )
+        .await["linked_case_id"]
+            .as_str()
+            .map(str::to_owned)
+    })
+    .await;
+    let webhook: Value = app
+        .http
+        .get(format!("{}/__sim/webhook", app.tg.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        webhook["url"].is_null(),
+        "no webhook was configured: {webhook}"
+    );
+}
