@@ -63,7 +63,6 @@ struct Job {
 /// closes the queue and ends the task.
 struct Shared {
     platform: Platform,
-    http: reqwest::Client,
     delivered: AtomicU64,
     failed: AtomicU64,
     pending: AtomicU64,
@@ -85,14 +84,9 @@ pub(crate) struct Outbox {
 impl Outbox {
     pub(crate) fn new(platform: Platform, target: Target) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
-        let http = reqwest::Client::builder()
-            .timeout(ATTEMPT_TIMEOUT)
-            .build()
-            .unwrap_or_default();
         Self {
             shared: Arc::new(Shared {
                 platform,
-                http,
                 delivered: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
                 pending: AtomicU64::new(0),
@@ -187,11 +181,17 @@ impl Drop for Outbox {
 }
 
 async fn deliver_all(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Job>) {
+    // Built here rather than with the simulator: loading TLS roots costs CPU that a
+    // simulator without a webhook target should not spend at start.
+    let http = reqwest::Client::builder()
+        .timeout(ATTEMPT_TIMEOUT)
+        .build()
+        .unwrap_or_default();
     while let Some(job) = rx.recv().await {
         if shared.stopped.load(Ordering::Relaxed) {
             break;
         }
-        let ok = deliver(&shared, &job).await;
+        let ok = deliver(&shared, &http, &job).await;
         shared.pending.fetch_sub(1, Ordering::Relaxed);
         if ok {
             shared.delivered.fetch_add(1, Ordering::Relaxed);
@@ -208,7 +208,7 @@ async fn deliver_all(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Job>) 
 }
 
 /// Up to `ATTEMPTS` tries with doubling backoff; true once the receiver answers 2xx.
-async fn deliver(shared: &Shared, job: &Job) -> bool {
+async fn deliver(shared: &Shared, http: &reqwest::Client, job: &Job) -> bool {
     let mut backoff = FIRST_BACKOFF;
     for attempt in 1..=ATTEMPTS {
         if attempt > 1 {
@@ -220,8 +220,7 @@ async fn deliver(shared: &Shared, job: &Job) -> bool {
         }
         // Each attempt is signed afresh: the timestamp says when it was sent.
         let timestamp = chrono::Utc::now().timestamp();
-        let mut req = shared
-            .http
+        let mut req = http
             .post(&job.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("Webhook-Id", &job.event_id)
