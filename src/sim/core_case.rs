@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use base64::Engine;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
@@ -309,17 +309,25 @@ pub(crate) fn router(world: World, opts: &SimOptions) -> Router {
             post(scenario_resolves_case),
         )
         .with_state(app.clone());
+    // Only writes go through the Idempotency-Key layer: reads stay as lean as before.
+    let keyed = middleware::from_fn_with_state(common.clone(), idempotency::layer);
     let api = Router::new()
-        .route("/api/v2/cases", get(list_cases).post(create_case))
-        .route("/api/v2/cases/{id}", get(get_case).patch(patch_case))
+        .route(
+            "/api/v2/cases",
+            get(list_cases).merge(post(create_case).route_layer(keyed.clone())),
+        )
+        .route(
+            "/api/v2/cases/{id}",
+            get(get_case).merge(patch(patch_case).route_layer(keyed.clone())),
+        )
         .route(
             "/api/v2/cases/{id}/tasks",
-            get(list_case_tasks).post(create_task),
+            get(list_case_tasks).merge(post(create_task).route_layer(keyed.clone())),
         )
         .route("/api/v2/tasks", get(list_tasks))
         .route(
             "/api/v2/cases/{id}/documents",
-            get(list_case_documents).post(attach_document),
+            get(list_case_documents).merge(post(attach_document).route_layer(keyed.clone())),
         )
         .route("/api/v2/case-documents", get(list_documents))
         .route(
@@ -328,22 +336,18 @@ pub(crate) fn router(world: World, opts: &SimOptions) -> Router {
         )
         .route(
             "/api/v2/cases/{id}/notes",
-            get(list_case_notes).post(create_note),
+            get(list_case_notes).merge(post(create_note).route_layer(keyed.clone())),
         )
         .route("/api/v2/notes", get(list_notes))
         .route("/api/v2/cases/{id}/history", get(list_case_history))
         .route("/api/v2/history", get(list_history))
         .route(
             "/api/v2/cases/{id}/resolution",
-            get(get_resolution).put(put_resolution),
+            get(get_resolution).merge(put(put_resolution).route_layer(keyed)),
         )
         .route("/api/v2/resolutions", get(list_resolutions))
         .route("/api/v2/events", get(list_events))
-        .with_state(app)
-        .route_layer(middleware::from_fn_with_state(
-            common.clone(),
-            idempotency::layer,
-        ));
+        .with_state(app);
     Router::new()
         .merge(api)
         .merge(common::token_router(common.clone()))

@@ -842,3 +842,568 @@ async fn real_socket_start_and_drop() {
     }
     assert!(stopped);
 }
+
+// ---------------------------------------------------------------------------
+// Webhooks, scenarios and Idempotency-Key
+
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
+
+/// A webhook receiver on a loopback port: records every request and answers the
+/// statuses of `script` in turn (200 once the script is used up).
+async fn receiver(script: Vec<u16>) -> (String, Received) {
+    let seen: Received = Received::default();
+    let sink = seen.clone();
+    let script = std::sync::Arc::new(std::sync::Mutex::new(script.into_iter()));
+    let app = Router::new().route(
+        "/hooks",
+        axum::routing::post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let sink = sink.clone();
+            let script = script.clone();
+            async move {
+                common::lock(&sink).push((headers, body.to_vec()));
+                let code = common::lock(&script).next().unwrap_or(200);
+                StatusCode::from_u16(code).unwrap_or(StatusCode::OK)
+            }
+        }),
+    );
+    let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+        Ok(l) => l,
+        Err(e) => panic!("receiver bind: {e}"),
+    };
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/hooks"), seen)
+}
+
+/// The first `n` requests the receiver got, waiting up to 5 s for them.
+async fn wait_for(seen: &Received, n: usize) -> Vec<(HeaderMap, Vec<u8>)> {
+    for _ in 0..250 {
+        {
+            let got = common::lock(seen);
+            if got.len() >= n {
+                return got.clone();
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let got = common::lock(seen).len();
+    panic!("expected {n} webhook deliveries, got {got}");
+}
+
+fn header_str(h: &HeaderMap, name: &str) -> String {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Verifies the signature the way a receiver would: HMAC over "<timestamp>.<body>".
+fn signature_verifies(h: &HeaderMap, body: &[u8], secret: &str) -> bool {
+    let ts = header_str(h, "webhook-timestamp");
+    let mut signed = format!("{ts}.").into_bytes();
+    signed.extend_from_slice(body);
+    let expected = format!(
+        "v1={}",
+        hex::encode(signing::hmac_sha256(secret.as_bytes(), &signed))
+    );
+    header_str(h, "webhook-signature") == expected
+}
+
+fn with_webhook(url: &str, secret: &str) -> SimOptions {
+    SimOptions {
+        webhook_url: Some(url.to_string()),
+        webhook_secret: Some(secret.to_string()),
+        ..SimOptions::default()
+    }
+}
+
+/// `GET /__sim/webhook` once `done` holds for it (or after ~3 s).
+async fn webhook_status(app: &Router, done: impl Fn(&Value) -> bool) -> Value {
+    let mut status = Value::Null;
+    for _ in 0..150 {
+        status = call(app, Method::GET, "/__sim/webhook", None, None)
+            .await
+            .json();
+        if done(&status) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    status
+}
+
+#[tokio::test]
+async fn scenario_webhook_is_signed_and_redelivered_with_the_same_id() {
+    let (url, seen) = receiver(Vec::new()).await;
+    let app = router(Platform::TradingGrid, with_webhook(&url, "whsec-test"));
+    let a = call(
+        &app,
+        Method::POST,
+        "/__sim/scenarios/partner-opens-discussion",
+        None,
+        Some(
+            json!({"partner_id": "TP-0001", "kind": "support", "title": "Portal login fails",
+                    "body": "Our user cannot log in since this morning.", "tags": ["portal"]}),
+        ),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::CREATED);
+    let disc = a.json();
+    assert_eq!(disc["created_by"]["role"], "partner");
+
+    let got = wait_for(&seen, 2).await;
+    let (h, body) = &got[0];
+    assert!(signature_verifies(h, body, "whsec-test"));
+    assert!(!signature_verifies(h, body, "another-secret"));
+    assert_eq!(header_str(h, "webhook-platform"), "trading-grid");
+    assert!(header_str(h, "content-type").starts_with("application/json"));
+    let event: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    assert_eq!(event["type"], "discussion.created");
+    assert_eq!(event["data"], disc);
+    assert_eq!(
+        header_str(h, "webhook-id"),
+        event["id"].as_str().unwrap_or("?")
+    );
+    let (h2, body2) = &got[1];
+    let second: Value = serde_json::from_slice(body2).unwrap_or(Value::Null);
+    assert_eq!(second["type"], "message.created");
+    assert_eq!(second["data"]["author"], disc["created_by"]);
+    assert!(signature_verifies(h2, body2, "whsec-test"));
+
+    // The body is exactly what the feed lists.
+    let t = token(&app, "/oauth2/token").await;
+    let feed = call(&app, Method::GET, "/v1/events", Some(&t), None).await;
+    assert_eq!(feed.json()["items"][0], event);
+
+    let id = header_str(h, "webhook-id");
+    let a = call(
+        &app,
+        Method::POST,
+        &format!("/__sim/webhook/redeliver/{id}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::ACCEPTED);
+    let got = wait_for(&seen, 3).await;
+    let (h3, body3) = &got[2];
+    assert_eq!(header_str(h3, "webhook-id"), id);
+    assert_eq!(body3, body);
+    assert!(signature_verifies(h3, body3, "whsec-test"));
+
+    let a = call(
+        &app,
+        Method::POST,
+        "/__sim/webhook/redeliver/EVT-9999999",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert_eq!(a.json()["error"]["code"], "not_found");
+
+    // Without a target nothing is sent, and a redelivery has nowhere to go.
+    let status = webhook_status(&app, |s| s["pending"] == 0).await;
+    assert_eq!(status["delivered"], 3, "{status}");
+    let a = call(
+        &app,
+        Method::PUT,
+        "/__sim/webhook",
+        None,
+        Some(json!({"url": null})),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json()["url"], Value::Null);
+    assert_eq!(a.json()["secret_set"], true);
+    let a = call(
+        &app,
+        Method::POST,
+        &format!("/__sim/webhook/redeliver/{id}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::CONFLICT);
+    let a = call(
+        &app,
+        Method::PUT,
+        "/__sim/webhook",
+        None,
+        Some(json!({"url": "ftp://example.com/x"})),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn webhook_delivery_is_retried_after_a_server_error() {
+    let (url, seen) = receiver(vec![500, 503]).await;
+    let app = router(Platform::CoreCase, SimOptions::default());
+    // Set at runtime, as tests that start the gateway after the simulators do.
+    let a = call(
+        &app,
+        Method::PUT,
+        "/__sim/webhook",
+        None,
+        Some(json!({"url": url, "secret": "cc-secret"})),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json()["secret_set"], true);
+    let a = call(
+        &app,
+        Method::POST,
+        "/__sim/scenarios/case-worker-moves-case",
+        None,
+        Some(json!({"case_id": "CASE-000001", "status": "on_hold"})),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json()["status"], "on_hold");
+
+    let got = wait_for(&seen, 3).await;
+    let ids: Vec<String> = got
+        .iter()
+        .map(|(h, _)| header_str(h, "webhook-id"))
+        .collect();
+    assert_eq!(ids[0], ids[1]);
+    assert_eq!(ids[1], ids[2]);
+    for (h, body) in &got {
+        assert!(signature_verifies(h, body, "cc-secret"));
+        assert_eq!(header_str(h, "webhook-platform"), "core-case");
+    }
+    let event: Value = serde_json::from_slice(&got[2].1).unwrap_or(Value::Null);
+    assert_eq!(event["type"], "case.status_changed");
+    assert_eq!(event["case_id"], "CASE-000001");
+    assert_eq!(event["data"]["to"], "on_hold");
+    assert_eq!(event["data"]["case"]["status"], "on_hold");
+    assert!(event["data"]["from"].is_string());
+
+    let status = webhook_status(&app, |s| s["pending"] == 0).await;
+    assert_eq!(status["delivered"], 1, "{status}");
+    assert_eq!(status["failed"], 0, "{status}");
+}
+
+#[tokio::test]
+async fn delivery_gives_up_after_five_attempts() {
+    let (url, seen) = receiver(vec![500; 10]).await;
+    let app = router(Platform::TradingGrid, with_webhook(&url, "s"));
+    let a = call(
+        &app,
+        Method::POST,
+        "/__sim/scenarios/partner-posts-message",
+        None,
+        Some(json!({"discussion_id": "DSC-000003", "body": "Any news?"})),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::CREATED);
+    let status = webhook_status(&app, |s| s["failed"] == 1).await;
+    assert_eq!(status["failed"], 1, "{status}");
+    assert_eq!(status["pending"], 0, "{status}");
+    assert_eq!(common::lock(&seen).len(), 5);
+}
+
+#[tokio::test]
+async fn tg_scenarios_act_as_the_partner_and_the_platform() {
+    let app = tg();
+    let a = call(
+        &app,
+        Method::POST,
+        "/__sim/scenarios/partner-posts-document",
+        None,
+        Some(
+            json!({"discussion_id": "DSC-000003", "name": "pod.txt", "kind": "proof_of_delivery",
+                    "content_type": "text/plain", "content": "signed POD"}),
+        ),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::CREATED);
+    let posted = a.json();
+    let doc = &posted["document"];
+    assert_eq!(
+        doc["sha256"].as_str(),
+        Some(sha256_hex(b"signed POD").as_str())
+    );
+    assert_eq!(doc["size_bytes"], 10);
+    assert_eq!(doc["discussion_id"], "DSC-000003");
+    assert_eq!(doc["uploaded_by"]["role"], "partner");
+    assert_eq!(posted["message"]["document_ids"], json!([doc["id"]]));
+    assert_eq!(posted["message"]["author"], doc["uploaded_by"]);
+
+    let a = call(
+        &app,
+        Method::POST,
+        "/__sim/scenarios/transaction-fails",
+        None,
+        Some(json!({"transaction_id": "TX-0000001", "status": "rejected"})),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json()["status"], "rejected");
+    assert_eq!(a.json()["errors"].as_array().map(Vec::len), Some(1));
+    assert_eq!(a.json()["acknowledged_at"], Value::Null);
+
+    for (body, want) in [
+        (
+            json!({"transaction_id": "TX-0000001", "status": "delivered"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"transaction_id": "TX-9999999", "status": "failed"}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            json!({"transaction_id": "TX-0000001"}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let a = call(
+            &app,
+            Method::POST,
+            "/__sim/scenarios/transaction-fails",
+            None,
+            Some(body),
+        )
+        .await;
+        assert_eq!(a.status, want);
+        assert!(a.json()["error"]["code"].is_string());
+    }
+    let a = call(
+        &app,
+        Method::POST,
+        "/__sim/scenarios/partner-posts-message",
+        None,
+        Some(json!({"discussion_id": "DSC-999999", "body": "hello"})),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+
+    let t = token(&app, "/oauth2/token").await;
+    let feed = call(&app, Method::GET, "/v1/events", Some(&t), None).await;
+    assert_eq!(
+        strs(&feed.json(), "items", "type"),
+        vec![
+            "document.created",
+            "message.created",
+            "transaction.rejected"
+        ]
+    );
+    assert_eq!(feed.json()["items"][0]["data"], *doc);
+    // Scenario routes are not API traffic: only the token and the feed are counted.
+    let stats = call(&app, Method::GET, "/__sim/stats", None, None).await;
+    assert_eq!(stats.json()["total"], 2);
+}
+
+#[tokio::test]
+async fn cc_scenarios_act_as_the_case_worker() {
+    let app = cc();
+    let a = call(
+        &app,
+        Method::POST,
+        "/__sim/scenarios/case-worker-requests-documents",
+        None,
+        Some(
+            json!({"case_id": "CASE-000001", "kinds": ["invoice", "proof_of_delivery"],
+                    "message": "Please send the corrected invoice."}),
+        ),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json()["status"], "waiting_on_partner");
+    let bad = call(
+        &app,
+        Method::POST,
+        "/__sim/scenarios/case-worker-requests-documents",
+        None,
+        Some(json!({"case_id": "CASE-000001", "kinds": ["selfie"], "message": "x"})),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.json()["code"], "VALIDATION_FAILED");
+
+    let a = call(
+        &app,
+        Method::POST,
+        "/__sim/scenarios/case-worker-resolves-case",
+        None,
+        Some(
+            json!({"case_id": "CASE-000001", "summary": "Credit note issued.",
+                    "root_cause": "Price file out of date.",
+                    "corrective_actions": ["Price file refreshed weekly."],
+                    "shared_with_partner": true}),
+        ),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK);
+    let resolution = a.json();
+    assert_eq!(resolution["case_id"], "CASE-000001");
+    let a = call(
+        &app,
+        Method::POST,
+        "/__sim/scenarios/case-worker-moves-case",
+        None,
+        Some(json!({"case_id": "CASE-999999", "status": "triage"})),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+
+    let t = token(&app, "/oauth/token").await;
+    let feed = call(&app, Method::GET, "/api/v2/events", Some(&t), None).await;
+    let events = feed.json();
+    let types = strs(&events, "data", "type");
+    let tail: Vec<&str> = types.iter().map(String::as_str).rev().take(3).collect();
+    assert_eq!(
+        tail,
+        vec![
+            "case.resolved",
+            "case.documents_requested",
+            "case.note_added"
+        ]
+    );
+    let items = events["data"].as_array().cloned().unwrap_or_default();
+    let requested = &items[items.len() - 2];
+    assert_eq!(
+        requested["data"]["kinds"],
+        json!(["invoice", "proof_of_delivery"])
+    );
+    assert_eq!(requested["data"]["case"]["status"], "waiting_on_partner");
+    let resolved = &items[items.len() - 1];
+    assert_eq!(resolved["data"]["resolution"], resolution);
+    assert_eq!(resolved["data"]["case"]["status"], "resolved");
+
+    let notes = call(
+        &app,
+        Method::GET,
+        "/api/v2/cases/CASE-000001/notes?page_size=100",
+        Some(&t),
+        None,
+    )
+    .await;
+    let bodies = strs(&notes.json(), "data", "body");
+    assert!(bodies
+        .iter()
+        .any(|b| b.starts_with("[internal] Asked the partner for: invoice, proof_of_delivery")));
+    let history = call(
+        &app,
+        Method::GET,
+        "/api/v2/cases/CASE-000001/history?page_size=100",
+        Some(&t),
+        None,
+    )
+    .await;
+    assert!(strs(&history.json(), "data", "action").contains(&"documents_requested".to_string()));
+}
+
+/// `call` with an `Idempotency-Key`.
+async fn call_keyed(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    token: &str,
+    key: &str,
+    body: Value,
+) -> Answer {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("Idempotency-Key", key)
+        .body(Body::from(body.to_string()));
+    send(app, req.unwrap_or_default()).await
+}
+
+#[tokio::test]
+async fn idempotency_key_replays_the_first_answer_and_refuses_reuse() {
+    let app = tg();
+    let t = token(&app, "/oauth2/token").await;
+    let uri = "/v1/discussions/DSC-000003/messages";
+    let msg = json!({"author": {"id": "op-1", "name": "Dana Ops", "role": "operator"},
+                     "body": "Looking into it."});
+    let before = call(
+        &app,
+        Method::GET,
+        "/v1/discussions/DSC-000003",
+        Some(&t),
+        None,
+    )
+    .await;
+    let count = before.json()["message_count"].as_u64().unwrap_or(0);
+
+    let first = call_keyed(&app, Method::POST, uri, &t, "step-7", msg.clone()).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    let again = call_keyed(&app, Method::POST, uri, &t, "step-7", msg.clone()).await;
+    assert_eq!(again.status, StatusCode::CREATED);
+    assert_eq!(again.bytes, first.bytes);
+    assert_eq!(header_str(&again.headers, "idempotent-replayed"), "true");
+    let after = call(
+        &app,
+        Method::GET,
+        "/v1/discussions/DSC-000003",
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(after.json()["message_count"].as_u64(), Some(count + 1));
+
+    let mut other = msg.clone();
+    other["body"] = json!("Something else.");
+    let reused = call_keyed(&app, Method::POST, uri, &t, "step-7", other).await;
+    assert_eq!(reused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reused.json()["error"]["code"], "idempotency_key_reused");
+    // The same key and body on another discussion is another request too.
+    let elsewhere = call_keyed(
+        &app,
+        Method::POST,
+        "/v1/discussions/DSC-000004/messages",
+        &t,
+        "step-7",
+        msg.clone(),
+    )
+    .await;
+    assert_eq!(elsewhere.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // An error is not remembered: the key can carry the corrected request.
+    let bad = call_keyed(
+        &app,
+        Method::POST,
+        uri,
+        &t,
+        "step-8",
+        json!({"body": "no author"}),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let fixed = call_keyed(&app, Method::POST, uri, &t, "step-8", msg.clone()).await;
+    assert_eq!(fixed.status, StatusCode::CREATED);
+
+    let long = "k".repeat(256);
+    let a = call_keyed(&app, Method::POST, uri, &t, &long, msg.clone()).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+
+    // Core Case: a replayed resolution writes nothing new.
+    let app = cc();
+    let t = token(&app, "/oauth/token").await;
+    let uri = "/api/v2/cases/CASE-000001/resolution";
+    let res = json!({"summary": "Done.", "root_cause": "x", "corrective_actions": [],
+                     "shared_with_partner": false});
+    let first = call_keyed(&app, Method::PUT, uri, &t, "res-1", res.clone()).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let again = call_keyed(&app, Method::PUT, uri, &t, "res-1", res.clone()).await;
+    assert_eq!(again.bytes, first.bytes);
+    assert_eq!(header_str(&again.headers, "idempotent-replayed"), "true");
+    let feed = call(&app, Method::GET, "/api/v2/events", Some(&t), None).await;
+    assert_eq!(strs(&feed.json(), "data", "type"), vec!["case.resolved"]);
+    let mut other = res.clone();
+    other["summary"] = json!("Changed my mind.");
+    let reused = call_keyed(&app, Method::PUT, uri, &t, "res-1", other).await;
+    assert_eq!(reused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reused.json()["code"], "IDEMPOTENCY_KEY_REUSED");
+}

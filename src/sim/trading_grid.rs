@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use base64::Engine;
 use chrono::{DateTime, SubsecRound, Utc};
@@ -336,6 +336,8 @@ pub(crate) fn router(world: World, opts: &SimOptions) -> Router {
             post(scenario_transaction_fails),
         )
         .with_state(app.clone());
+    // Only writes go through the Idempotency-Key layer: reads stay as lean as before.
+    let keyed = middleware::from_fn_with_state(common.clone(), idempotency::layer);
     let api = Router::new()
         .route("/v1/partners", get(list_partners))
         .route("/v1/partners/{id}", get(get_partner))
@@ -343,28 +345,27 @@ pub(crate) fn router(world: World, opts: &SimOptions) -> Router {
         .route("/v1/communities/{id}", get(get_community))
         .route(
             "/v1/discussions",
-            get(list_discussions).post(create_discussion),
+            get(list_discussions).merge(post(create_discussion).route_layer(keyed.clone())),
         )
         .route(
             "/v1/discussions/{id}",
-            get(get_discussion).patch(patch_discussion),
+            get(get_discussion).merge(patch(patch_discussion).route_layer(keyed.clone())),
         )
         .route(
             "/v1/discussions/{id}/messages",
-            get(list_discussion_messages).post(post_message),
+            get(list_discussion_messages).merge(post(post_message).route_layer(keyed.clone())),
         )
         .route("/v1/messages", get(list_messages))
-        .route("/v1/documents", get(list_documents).post(post_document))
+        .route(
+            "/v1/documents",
+            get(list_documents).merge(post(post_document).route_layer(keyed)),
+        )
         .route("/v1/documents/{id}", get(get_document))
         .route("/v1/documents/{id}/content", get(get_document_content))
         .route("/v1/transactions", get(list_transactions))
         .route("/v1/transactions/{id}", get(get_transaction))
         .route("/v1/events", get(list_events))
-        .with_state(app)
-        .route_layer(middleware::from_fn_with_state(
-            common.clone(),
-            idempotency::layer,
-        ));
+        .with_state(app);
     Router::new()
         .merge(api)
         .merge(common::token_router(common.clone()))
