@@ -1,13 +1,13 @@
-//! Per-request DataLoaders: every by-id (and by-parent) lookup in a request is
-//! collected for a tick, deduplicated, and sent as one batch call per resource
-//! and platform. One loader per platform, one `Loader` impl per key type.
+//! Per-request loaders: every by-id (and by-parent) lookup in a request is
+//! collected while keys keep arriving, deduplicated, and sent as one batch call per
+//! resource and platform. One loader per platform, one batcher per key type.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use futures::future::{BoxFuture, FutureExt, Shared};
 
 use crate::domain::*;
@@ -42,83 +42,188 @@ pub(crate) struct ResolutionOfCase(pub CaseId);
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct CasesOfTransaction(pub TransactionId);
 
-/// Batches of one key type started in this request, by key: a key asked for
-/// while its batch is in flight waits on that batch instead of starting another
-/// fetch. (A DataLoader dispatches a batch after a short delay; keys that arrive
-/// later, e.g. from list items polled in a later tick, would otherwise refetch.)
-pub(crate) struct Coalescer<K, V> {
-    inflight: Mutex<HashMap<K, Batch<K, V>>>,
+/// How long a batch stays open after the last key joined it. List items are
+/// resolved in slices (the executor yields every 32 items), so keys of one level
+/// of a query arrive over several executor turns; a window counted from the
+/// *first* key closes too early when a slice takes longer than the window (slow
+/// machines, debug builds). Counting from the *last* key keeps one batch per
+/// level while keys are still coming.
+const QUIET: Duration = Duration::from_millis(2);
+/// Longest a batch waits for more keys, however steadily they arrive.
+const MAX_WAIT: Duration = Duration::from_millis(25);
+
+type BatchResult<K, V> = Result<Arc<HashMap<K, V>>, LoadError>;
+type Batch<K, V> = Shared<BoxFuture<'static, BatchResult<K, V>>>;
+type FetchFn<K, V> =
+    Arc<dyn Fn(Vec<K>) -> BoxFuture<'static, Result<HashMap<K, V>, LoadError>> + Send + Sync>;
+
+/// Per-request batching for one key type: collects keys while they keep
+/// arriving, sends one upstream call per batch, and remembers every key's batch
+/// for the rest of the request, so a key asked again (or while its batch is in
+/// flight) never costs another call.
+pub(crate) struct Batcher<K, V> {
+    inner: Arc<BatcherInner<K, V>>,
 }
 
-type Batch<K, V> = Shared<BoxFuture<'static, Result<Arc<HashMap<K, V>>, LoadError>>>;
-
-impl<K, V> Default for Coalescer<K, V> {
-    fn default() -> Self {
-        Self {
-            inflight: Mutex::new(HashMap::new()),
-        }
-    }
+struct BatcherInner<K, V> {
+    platform: Platform,
+    fetch: FetchFn<K, V>,
+    max_batch: usize,
+    // A std mutex: held for a few map operations, never across an await.
+    state: Mutex<BatchState<K, V>>,
 }
 
-impl<K, V> Coalescer<K, V>
+struct BatchState<K, V> {
+    known: HashMap<K, Batch<K, V>>,
+    open: Option<OpenBatch<K, V>>,
+    next_id: u64,
+}
+
+struct OpenBatch<K, V> {
+    id: u64,
+    keys: Vec<K>,
+    batch: Batch<K, V>,
+    send: tokio::sync::oneshot::Sender<Vec<K>>,
+    first: Instant,
+    last: Instant,
+}
+
+impl<K, V> Batcher<K, V>
 where
     K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    async fn load<F>(
+    fn new(platform: Platform, max_batch: usize, fetch: FetchFn<K, V>) -> Self {
+        Self {
+            inner: Arc::new(BatcherInner {
+                platform,
+                fetch,
+                max_batch,
+                state: Mutex::new(BatchState {
+                    known: HashMap::new(),
+                    open: None,
+                    next_id: 0,
+                }),
+            }),
+        }
+    }
+
+    pub async fn load_one(&self, key: K) -> Result<Option<V>, LoadError> {
+        Ok(self.load_many([key.clone()]).await?.remove(&key))
+    }
+
+    pub async fn load_many(
         &self,
-        keys: &[K],
-        fetch: impl FnOnce(Vec<K>) -> F,
-    ) -> Result<HashMap<K, V>, LoadError>
-    where
-        F: std::future::Future<Output = Result<HashMap<K, V>, LoadError>> + Send + 'static,
-    {
+        keys: impl IntoIterator<Item = K>,
+    ) -> Result<HashMap<K, V>, LoadError> {
+        let keys: Vec<K> = keys.into_iter().collect();
         let mut batches: Vec<Batch<K, V>> = Vec::new();
         {
-            // Check and register under one lock so two loads never both fetch a key.
-            let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
-            let mut fresh = Vec::new();
-            for k in keys {
-                match inflight.get(k) {
-                    Some(b) => {
-                        if !batches.iter().any(|x| x.ptr_eq(b)) {
-                            batches.push(b.clone());
-                        }
+            let inner = &self.inner;
+            let mut st = inner.state.lock().unwrap_or_else(|e| e.into_inner());
+            for k in &keys {
+                let batch = match st.known.get(k) {
+                    Some(b) => b.clone(),
+                    None => {
+                        let b = self.join_open(&mut st, k.clone());
+                        st.known.insert(k.clone(), b.clone());
+                        b
                     }
-                    None => fresh.push(k.clone()),
+                };
+                if !batches.iter().any(|x| x.ptr_eq(&batch)) {
+                    batches.push(batch);
                 }
-            }
-            if !fresh.is_empty() {
-                let batch = fetch(fresh.clone())
-                    .map(|r| r.map(Arc::new))
-                    .boxed()
-                    .shared();
-                for k in fresh {
-                    inflight.insert(k, batch.clone());
-                }
-                batches.push(batch);
             }
         }
         let mut out = HashMap::with_capacity(keys.len());
         for batch in batches {
-            let found = match batch.clone().await {
-                Ok(found) => found,
-                Err(e) => {
-                    // A later load in this request may try again.
-                    self.inflight
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .retain(|_, b| !b.ptr_eq(&batch));
-                    return Err(e);
-                }
-            };
-            for k in keys {
+            let found = batch.await?;
+            for k in &keys {
                 if let Some(v) = found.get(k) {
                     out.insert(k.clone(), v.clone());
                 }
             }
         }
         Ok(out)
+    }
+
+    /// Records already at hand (e.g. from a list call): later loads of these keys
+    /// need no upstream call.
+    pub async fn feed_many(&self, values: impl IntoIterator<Item = (K, V)>) {
+        let values: HashMap<K, V> = values.into_iter().collect();
+        let ready: Batch<K, V> = futures::future::ready(Ok(Arc::new(values.clone())))
+            .boxed()
+            .shared();
+        let mut st = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
+        for k in values.into_keys() {
+            st.known.entry(k).or_insert_with(|| ready.clone());
+        }
+    }
+
+    /// Add a key to the open batch (opening one if needed); returns that batch.
+    fn join_open(&self, st: &mut BatchState<K, V>, key: K) -> Batch<K, V> {
+        let now = Instant::now();
+        if let Some(open) = st.open.as_mut() {
+            open.keys.push(key);
+            open.last = now;
+            let batch = open.batch.clone();
+            if open.keys.len() >= self.inner.max_batch {
+                close(st);
+            }
+            return batch;
+        }
+        let (send, receive) = tokio::sync::oneshot::channel::<Vec<K>>();
+        let fetch = self.inner.fetch.clone();
+        let platform = self.inner.platform;
+        // Lazy: runs in whichever caller awaits it first, once the keys are sent.
+        let batch: Batch<K, V> = async move {
+            let keys = receive.await.map_err(|_| {
+                Arc::new(UpstreamError::Decode {
+                    platform,
+                    operation: "batch",
+                    detail: "the batch was dropped before it was sent".into(),
+                })
+            })?;
+            fetch(keys).await.map(Arc::new)
+        }
+        .boxed()
+        .shared();
+        st.next_id += 1;
+        let id = st.next_id;
+        st.open = Some(OpenBatch {
+            id,
+            keys: vec![key],
+            batch: batch.clone(),
+            send,
+            first: now,
+            last: now,
+        });
+        if self.inner.max_batch <= 1 {
+            close(st);
+            return batch;
+        }
+        // Send the batch once no key has joined it for `QUIET`.
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(QUIET).await;
+                let mut st = inner.state.lock().unwrap_or_else(|e| e.into_inner());
+                let Some(open) = st.open.as_ref().filter(|o| o.id == id) else {
+                    return; // already sent because it was full
+                };
+                if open.last.elapsed() >= QUIET || open.first.elapsed() >= MAX_WAIT {
+                    close(&mut st);
+                    return;
+                }
+            }
+        });
+        batch
+    }
+}
+
+fn close<K, V>(st: &mut BatchState<K, V>) {
+    if let Some(open) = st.open.take() {
+        let _ = open.send.send(open.keys);
     }
 }
 
@@ -153,43 +258,82 @@ where
     map
 }
 
+/// A platform's batchers, one per key type; `load_one`/`load_many`/`feed_many`
+/// pick the batcher by key type.
+pub(crate) trait Keyed<K> {
+    type Value;
+    fn batcher(&self) -> &Batcher<K, Self::Value>;
+}
+
 macro_rules! loaders {
-    ($loader:ident($conn:ty) {
+    ($loader:ident($conn:ty, $platform:expr, $max:expr) {
         $($field:ident: $key:ty => $value:ty = |$client:ident, $keys:ident| $body:expr;)*
     }) => {
         pub(crate) struct $loader {
-            client: Arc<$conn>,
-            $($field: Coalescer<$key, $value>,)*
+            $($field: Batcher<$key, $value>,)*
         }
 
         impl $loader {
             fn new(client: Arc<$conn>) -> Self {
                 Self {
-                    client,
-                    $($field: Coalescer::default(),)*
+                    $($field: Batcher::new($platform, $max, {
+                        let client = client.clone();
+                        Arc::new(move |keys: Vec<$key>| {
+                            let $client = client.clone();
+                            async move {
+                                let $keys = &keys[..];
+                                $body.map_err(Arc::new)
+                            }
+                            .boxed()
+                        })
+                    }),)*
                 }
+            }
+
+            pub async fn load_one<K>(&self, key: K) -> Result<Option<<Self as Keyed<K>>::Value>, LoadError>
+            where
+                Self: Keyed<K>,
+                K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+                <Self as Keyed<K>>::Value: Clone + Send + Sync + 'static,
+            {
+                self.batcher().load_one(key).await
+            }
+
+            pub async fn load_many<K>(
+                &self,
+                keys: impl IntoIterator<Item = K>,
+            ) -> Result<HashMap<K, <Self as Keyed<K>>::Value>, LoadError>
+            where
+                Self: Keyed<K>,
+                K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+                <Self as Keyed<K>>::Value: Clone + Send + Sync + 'static,
+            {
+                self.batcher().load_many(keys).await
+            }
+
+            #[allow(dead_code)] // not every platform has records to prime with
+            pub async fn feed_many<K>(&self, values: impl IntoIterator<Item = (K, <Self as Keyed<K>>::Value)>)
+            where
+                Self: Keyed<K>,
+                K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+                <Self as Keyed<K>>::Value: Clone + Send + Sync + 'static,
+            {
+                self.batcher().feed_many(values).await
             }
         }
 
         $(
-            impl Loader<$key> for $loader {
+            impl Keyed<$key> for $loader {
                 type Value = $value;
-                type Error = LoadError;
-                async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, $value>, LoadError> {
-                    let $client = self.client.clone();
-                    self.$field
-                        .load(keys, move |$keys: Vec<$key>| async move {
-                            let $keys = &$keys[..];
-                            $body.map_err(Arc::new)
-                        })
-                        .await
+                fn batcher(&self) -> &Batcher<$key, $value> {
+                    &self.$field
                 }
             }
         )*
     };
 }
 
-loaders!(TgLoader(dyn TradingGrid) {
+loaders!(TgLoader(dyn TradingGrid, Platform::TradingGrid, trading_grid::MAX_IDS) {
     partners: PartnerId => Partner = |tg, keys| tg
         .partners(keys)
         .await
@@ -232,7 +376,7 @@ loaders!(TgLoader(dyn TradingGrid) {
     };
 });
 
-loaders!(CcLoader(dyn CoreCase) {
+loaders!(CcLoader(dyn CoreCase, Platform::CoreCase, core_case::MAX_IDS) {
     cases: CaseId => Case = |cc, keys| cc
         .cases(keys)
         .await
@@ -285,28 +429,18 @@ loaders!(CcLoader(dyn CoreCase) {
     };
 });
 
-/// How long a loader collects keys before it calls the platform. GraphQL lists
-/// are resolved in slices (the executor yields every 32 items), so a window of
-/// 1 ms sometimes closes before the last items of a 50-item page ask; 3 ms keeps
-/// one call per resource and costs that once per level of the query.
-const BATCH_WINDOW: std::time::Duration = std::time::Duration::from_millis(3);
-
 /// The loaders of one request. Built fresh per request so nothing one caller
 /// loaded is ever served to another.
 pub(crate) struct Loaders {
-    pub tg: DataLoader<TgLoader, HashMapCache>,
-    pub cc: DataLoader<CcLoader, HashMapCache>,
+    pub tg: TgLoader,
+    pub cc: CcLoader,
 }
 
 impl Loaders {
     pub fn new(tg: Arc<dyn TradingGrid>, cc: Arc<dyn CoreCase>) -> Self {
         Self {
-            tg: DataLoader::with_cache(TgLoader::new(tg), tokio::spawn, HashMapCache::default())
-                .delay(BATCH_WINDOW)
-                .max_batch_size(trading_grid::MAX_IDS),
-            cc: DataLoader::with_cache(CcLoader::new(cc), tokio::spawn, HashMapCache::default())
-                .delay(BATCH_WINDOW)
-                .max_batch_size(core_case::MAX_IDS),
+            tg: TgLoader::new(tg),
+            cc: CcLoader::new(cc),
         }
     }
 }
@@ -316,35 +450,94 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    #[tokio::test]
-    async fn a_key_asked_for_while_its_batch_is_in_flight_is_not_fetched_again() {
-        let coalescer: Arc<Coalescer<u32, u32>> = Arc::default();
-        let fetched = Arc::new(AtomicUsize::new(0));
-        let (release, gate) = tokio::sync::watch::channel(false);
-        let fetch = |fetched: Arc<AtomicUsize>, mut gate: tokio::sync::watch::Receiver<bool>| {
-            move |keys: Vec<u32>| async move {
-                fetched.fetch_add(keys.len(), Ordering::SeqCst);
+    /// A batcher over `k -> k * 10` that counts calls and keys, and waits for
+    /// `gate` before answering.
+    fn counting(
+        max: usize,
+        gate: tokio::sync::watch::Receiver<bool>,
+    ) -> (Batcher<u32, u32>, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let keys_fetched = Arc::new(AtomicUsize::new(0));
+        let (c, k) = (calls.clone(), keys_fetched.clone());
+        let fetch: FetchFn<u32, u32> = Arc::new(move |keys: Vec<u32>| {
+            let (c, k, mut gate) = (c.clone(), k.clone(), gate.clone());
+            async move {
+                c.fetch_add(1, Ordering::SeqCst);
+                k.fetch_add(keys.len(), Ordering::SeqCst);
                 let _ = gate.wait_for(|open| *open).await;
                 Ok(keys.into_iter().map(|k| (k, k * 10)).collect())
             }
-        };
+            .boxed()
+        });
+        (
+            Batcher::new(Platform::TradingGrid, max, fetch),
+            calls,
+            keys_fetched,
+        )
+    }
+
+    #[tokio::test]
+    async fn keys_arriving_over_several_turns_go_out_in_one_call() {
+        let (_open, gate) = tokio::sync::watch::channel(true);
+        let (b, calls, _) = counting(100, gate);
+        let b = Arc::new(b);
+        let mut tasks = Vec::new();
+        for k in 0..50u32 {
+            let b = b.clone();
+            tasks.push(tokio::spawn(async move { b.load_one(k).await }));
+            // A slow executor: between turns it works (blocking this thread) for
+            // less than the quiet window, but the whole run takes several windows.
+            if k % 10 == 9 {
+                std::thread::sleep(Duration::from_micros(1500));
+                tokio::task::yield_now().await;
+            }
+        }
+        for (k, t) in tasks.into_iter().enumerate() {
+            assert_eq!(t.await.unwrap().unwrap(), Some(k as u32 * 10));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_key_asked_for_while_its_batch_is_in_flight_is_not_fetched_again() {
+        let (release, gate) = tokio::sync::watch::channel(false);
+        let (b, calls, keys) = counting(100, gate);
+        let b = Arc::new(b);
         let first = {
-            let (c, f, g) = (coalescer.clone(), fetched.clone(), gate.clone());
-            tokio::spawn(async move { c.load(&[1, 2], fetch(f, g)).await })
+            let b = b.clone();
+            tokio::spawn(async move { b.load_many([1, 2]).await })
         };
-        tokio::task::yield_now().await;
+        // Let the batch go out and wait at the gate.
+        tokio::time::sleep(QUIET * 3).await;
         let second = {
-            let (c, f, g) = (coalescer.clone(), fetched.clone(), gate.clone());
-            tokio::spawn(async move { c.load(&[2, 3], fetch(f, g)).await })
+            let b = b.clone();
+            tokio::spawn(async move { b.load_many([2, 3]).await })
         };
-        tokio::task::yield_now().await;
+        tokio::time::sleep(QUIET * 3).await;
         release.send(true).unwrap();
-        let first = first.await.unwrap().unwrap();
+        assert_eq!(first.await.unwrap().unwrap()[&2], 20);
         let second = second.await.unwrap().unwrap();
-        assert_eq!(first[&2], 20);
-        assert_eq!(second[&2], 20);
-        assert_eq!(second[&3], 30);
-        // Keys 1, 2 and 3 were each fetched once.
-        assert_eq!(fetched.load(Ordering::SeqCst), 3);
+        assert_eq!((second[&2], second[&3]), (20, 30));
+        // 1 and 2, then only 3.
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(keys.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_full_batch_goes_out_at_once_and_the_rest_in_the_next() {
+        let (_open, gate) = tokio::sync::watch::channel(true);
+        let (b, calls, _) = counting(3, gate);
+        let found = b.load_many(0..7u32).await.unwrap();
+        assert_eq!(found.len(), 7);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn fed_records_need_no_call() {
+        let (_open, gate) = tokio::sync::watch::channel(true);
+        let (b, calls, _) = counting(100, gate);
+        b.feed_many([(7, 70), (8, 80)]).await;
+        assert_eq!(b.load_many([7, 8]).await.unwrap()[&8], 80);
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
     }
 }

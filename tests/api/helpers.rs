@@ -135,6 +135,7 @@ impl TestApp {
     }
 
     /// Requests per route the simulator saw since the last reset.
+    #[allow(dead_code)] // used by tests/budget.rs, which shares this file
     pub async fn upstream_calls(&self, platform: Platform) -> (u64, Value) {
         let stats: Value = self
             .http
@@ -148,6 +149,7 @@ impl TestApp {
         (stats["total"].as_u64().unwrap(), stats["routes"].clone())
     }
 
+    #[allow(dead_code)] // used by tests/budget.rs
     pub async fn reset_upstream_calls(&self) {
         for p in [Platform::TradingGrid, Platform::CoreCase] {
             let resp = self

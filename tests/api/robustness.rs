@@ -217,18 +217,36 @@ async fn forged_stale_and_replayed_webhooks_are_rejected() {
         .into_iter()
         .find(|t| t["cases"].as_array().unwrap().is_empty())
         .unwrap();
-    let mut transaction = app
-        .upstream(
-            Platform::TradingGrid,
-            &format!("/v1/transactions/{}", tx["id"].as_str().unwrap()),
-        )
+    // The transaction really fails on Trading Grid, which (webhooks off) does not tell us…
+    let resp = app
+        .http
+        .put(format!("{}/__sim/webhook", app.tg.base_url()))
+        .json(&json!({ "url": null }))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    app.scenario(
+        Platform::TradingGrid,
+        "transaction-fails",
+        json!({ "transaction_id": tx["id"], "status": "failed" }),
+    )
+    .await;
+    // …so we deliver its event ourselves, exactly as the feed has it.
+    let feed = app
+        .upstream(Platform::TradingGrid, "/v1/events?limit=100")
         .await;
-    transaction["status"] = json!("failed");
-    let body = json!({ "id": "EVT-test-1", "sequence": 999_001, "type": "transaction.failed",
-                       "occurred_at": "2026-11-25T00:00:00Z", "data": transaction })
-    .to_string();
+    let event = feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "transaction.failed" && e["data"]["id"] == tx["id"])
+        .expect("the failure is in the events feed")
+        .clone();
+    let event_id = event["id"].as_str().unwrap().to_owned();
+    let body = event.to_string();
     let now = chrono::Utc::now().timestamp();
-    let post = |sig: String, ts: i64, id: &'static str, body: String| {
+    let post = |sig: String, ts: i64, id: String, body: String| {
         let http = app.http.clone();
         let url = format!("{}/webhooks/trading-grid", app.url);
         async move {
@@ -260,7 +278,7 @@ async fn forged_stale_and_replayed_webhooks_are_rejected() {
     let forged = post(
         sign("not-the-secret-at-all", now, &body),
         now,
-        "EVT-test-1",
+        event_id.clone(),
         body.clone(),
     )
     .await;
@@ -268,7 +286,7 @@ async fn forged_stale_and_replayed_webhooks_are_rejected() {
     let stale = post(
         sign(WEBHOOK_SECRET, now - 3600, &body),
         now - 3600,
-        "EVT-test-1",
+        event_id.clone(),
         body.clone(),
     )
     .await;
@@ -276,7 +294,7 @@ async fn forged_stale_and_replayed_webhooks_are_rejected() {
     let tampered = post(
         sign(WEBHOOK_SECRET, now, &body),
         now,
-        "EVT-test-1",
+        event_id.clone(),
         body.replace("failed", "rejected"),
     )
     .await;
@@ -286,7 +304,7 @@ async fn forged_stale_and_replayed_webhooks_are_rejected() {
     let malformed = post(
         sign(WEBHOOK_SECRET, now, "{not json"),
         now,
-        "EVT-test-1",
+        event_id.clone(),
         "{not json".into(),
     )
     .await;
@@ -295,7 +313,7 @@ async fn forged_stale_and_replayed_webhooks_are_rejected() {
     let good = post(
         sign(WEBHOOK_SECRET, now, &body),
         now,
-        "EVT-test-1",
+        event_id.clone(),
         body.clone(),
     )
     .await;
@@ -304,7 +322,7 @@ async fn forged_stale_and_replayed_webhooks_are_rejected() {
     let replay = post(
         sign(WEBHOOK_SECRET, now, &body),
         now,
-        "EVT-test-1",
+        event_id.clone(),
         body.clone(),
     )
     .await;
