@@ -110,10 +110,9 @@ impl RuleEngine {
             EventKind::CaseStatusChanged { case, from, to } if r.milestones => {
                 wf.on_status_change(ACTOR, case, *from, *to).await
             }
-            EventKind::CaseResolved { case, resolution } if r.resolutions => wf
-                .share_resolution(ACTOR, case, resolution)
-                .await
-                .map(|_| ()),
+            EventKind::CaseResolved { case, resolution } if r.resolutions => {
+                wf.on_resolved(ACTOR, case, resolution).await
+            }
             _ => Ok(()),
         }
     }

@@ -740,6 +740,15 @@ impl Workflows {
         self.announce(actor, case, None).await.map(|_| ())
     }
 
+    /// Rule: a case worker resolved the case on Core Case. Announced once: when the
+    /// resolution came from `publishResolution`, it was announced already.
+    pub async fn on_resolved(&self, actor: &str, case: &Case, r: &Resolution) -> Result<()> {
+        if !r.shared_with_partner || !self.mark_announced(&case.id, Milestone::Resolved).await? {
+            return Ok(());
+        }
+        self.share_resolution(actor, case, r).await.map(|_| ())
+    }
+
     /// Rule: a partner posted a document in a discussion whose case awaits documents.
     pub async fn on_document_shared(&self, actor: &str, doc: &Document) -> Result<()> {
         let (Some(issue_id), DocumentId::TradingGrid(doc_id)) = (&doc.issue_id, &doc.id) else {

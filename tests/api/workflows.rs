@@ -571,3 +571,79 @@ async fn job7_a_resolution_is_published_to_the_partner_and_becomes_searchable() 
     )
     .await;
 }
+
+#[tokio::test]
+async fn job7_a_case_worker_resolving_on_core_case_reaches_the_partner_by_itself() {
+    let app = spawn_app().await;
+    let issue = open_issue(
+        &app,
+        "TP-0001",
+        &[
+            "SHIPMENT_DISCREPANCY",
+            "INVOICE_DISCREPANCY",
+            "ORDER_DISCREPANCY",
+        ],
+    )
+    .await;
+    let case = app
+        .data(
+            &agent(),
+            ESCALATE,
+            json!({ "input": { "issueId": issue["id"] } }),
+        )
+        .await["escalate"]["case"]
+        .clone();
+    let discussion = issue["id"].as_str().unwrap();
+    app.scenario(
+        Platform::CoreCase,
+        "case-worker-resolves-case",
+        json!({ "case_id": case["id"], "summary": "Replacement shipped on 14 March",
+                "root_cause": "Label printer skipped a carton", "corrective_actions": ["Printer firmware updated"],
+                "shared_with_partner": true }),
+    )
+    .await;
+    eventually("the resolution reaches the community", || async {
+        app.community_messages(discussion)
+            .await
+            .iter()
+            .any(|m| {
+                m["body"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Replacement shipped on 14 March")
+            })
+            .then_some(())
+    })
+    .await;
+    // An unshared resolution stays internal.
+    let other = open_issue(
+        &app,
+        "TP-0001",
+        &[
+            "SHIPMENT_DISCREPANCY",
+            "INVOICE_DISCREPANCY",
+            "ORDER_DISCREPANCY",
+        ],
+    )
+    .await;
+    let other_case = app
+        .data(
+            &agent(),
+            ESCALATE,
+            json!({ "input": { "issueId": other["id"] } }),
+        )
+        .await["escalate"]["case"]
+        .clone();
+    app.scenario(
+        Platform::CoreCase,
+        "case-worker-resolves-case",
+        json!({ "case_id": other_case["id"], "summary": "Internal write-off, not for the partner",
+                "root_cause": "x", "corrective_actions": [], "shared_with_partner": false }),
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let messages = app.community_messages(other["id"].as_str().unwrap()).await;
+    assert!(messages
+        .iter()
+        .all(|m| !m["body"].as_str().unwrap().contains("write-off")));
+}
