@@ -108,10 +108,11 @@ impl RuleEngine {
                 wf.on_document_shared(ACTOR, d).await
             }
             EventKind::CaseStatusChanged { case, from, to } if r.milestones => {
-                wf.on_status_change(ACTOR, case, *from, *to).await
+                wf.on_status_change(ACTOR, &event.id, case, *from, *to)
+                    .await
             }
             EventKind::CaseResolved { case, resolution } if r.resolutions => {
-                wf.on_resolved(ACTOR, case, resolution).await
+                wf.on_resolved(ACTOR, &event.id, case, resolution).await
             }
             _ => Ok(()),
         }

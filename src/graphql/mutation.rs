@@ -61,6 +61,20 @@ fn payload(o: Outcome) -> CaseActionPayload {
     }
 }
 
+/// Run a workflow on a task of its own: a client that disconnects (or times out)
+/// must not cut a workflow off between two upstream writes.
+async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = std::result::Result<T, WorkflowError>> + Send + 'static,
+) -> Result<T> {
+    match tokio::spawn(work).await {
+        Ok(r) => r.map_err(failed),
+        Err(e) => {
+            tracing::error!(error = %e, "workflow task failed");
+            Err(internal())
+        }
+    }
+}
+
 fn failed(e: WorkflowError) -> async_graphql::Error {
     match e {
         WorkflowError::BadInput(m) => bad_input(m),
@@ -175,22 +189,19 @@ impl Mutation {
                 return Err(bad_input("`idempotencyKey` must have 1 to 200 characters"));
             }
         }
-        let wf = &services(ctx)?.workflows;
-        wf.escalate(
-            &actor,
-            Input {
-                issue_id,
-                transaction_ids,
-                case_type: input.case_type,
-                priority: input.priority,
-                team: input.team,
-                note: input.note,
-            },
-            input.idempotency_key.as_deref(),
-        )
-        .await
-        .map(payload)
-        .map_err(failed)
+        let wf = services(ctx)?.workflows.clone();
+        let workflow_input = Input {
+            issue_id,
+            transaction_ids,
+            case_type: input.case_type,
+            priority: input.priority,
+            team: input.team,
+            note: input.note,
+        };
+        let key = input.idempotency_key;
+        detached(async move { wf.escalate(&actor, workflow_input, key.as_deref()).await })
+            .await
+            .map(payload)
     }
 
     /// Link community documents to a case as evidence, without copying bytes; the
@@ -206,12 +217,10 @@ impl Mutation {
             .iter()
             .map(|id| TgDocumentId::parse(id.as_str()).map_err(invalid_id))
             .collect::<Result<Vec<_>>>()?;
-        services(ctx)?
-            .workflows
-            .link_evidence(&actor, &case_id(&input.case_id)?, &docs)
+        let (wf, case) = (services(ctx)?.workflows.clone(), case_id(&input.case_id)?);
+        detached(async move { wf.link_evidence(&actor, &case, &docs).await })
             .await
             .map(payload)
-            .map_err(failed)
     }
 
     /// Ask the partner for documents in the case's community discussion; the case
@@ -223,17 +232,13 @@ impl Mutation {
         input: RequestDocumentsInput,
     ) -> Result<CaseActionPayload> {
         let actor = actor(ctx)?;
-        services(ctx)?
-            .workflows
-            .request_documents(
-                &actor,
-                &case_id(&input.case_id)?,
-                &input.kinds,
-                &input.message,
-            )
-            .await
-            .map(payload)
-            .map_err(failed)
+        let (wf, case) = (services(ctx)?.workflows.clone(), case_id(&input.case_id)?);
+        detached(async move {
+            wf.request_documents(&actor, &case, &input.kinds, &input.message)
+                .await
+        })
+        .await
+        .map(payload)
     }
 
     /// Publish the case's partner-safe milestone to the partner's community and the
@@ -244,17 +249,13 @@ impl Mutation {
         input: PublishStatusInput,
     ) -> Result<CaseActionPayload> {
         let actor = actor(ctx)?;
-        services(ctx)?
-            .workflows
-            .publish_status(
-                &actor,
-                &case_id(&input.case_id)?,
-                input.milestone,
-                input.message.as_deref(),
-            )
-            .await
-            .map(payload)
-            .map_err(failed)
+        let (wf, case) = (services(ctx)?.workflows.clone(), case_id(&input.case_id)?);
+        detached(async move {
+            wf.publish_status(&actor, &case, input.milestone, input.message.as_deref())
+                .await
+        })
+        .await
+        .map(payload)
     }
 
     /// Record the resolution on the case (which resolves it), post it to the
@@ -265,17 +266,18 @@ impl Mutation {
         input: PublishResolutionInput,
     ) -> Result<CaseActionPayload> {
         let actor = actor(ctx)?;
-        services(ctx)?
-            .workflows
-            .publish_resolution(
+        let (wf, case) = (services(ctx)?.workflows.clone(), case_id(&input.case_id)?);
+        detached(async move {
+            wf.publish_resolution(
                 &actor,
-                &case_id(&input.case_id)?,
+                &case,
                 &input.summary,
                 &input.root_cause,
                 &input.corrective_actions,
             )
             .await
-            .map(payload)
-            .map_err(failed)
+        })
+        .await
+        .map(payload)
     }
 }

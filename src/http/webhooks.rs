@@ -21,7 +21,7 @@ use crate::upstream::{core_case, trading_grid};
 use crate::workflows::WorkflowError;
 
 /// How far a delivery's timestamp may be from now.
-const TOLERANCE_SECS: i64 = 300;
+const TOLERANCE_SECS: u64 = 300;
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
@@ -39,7 +39,7 @@ pub(crate) fn verify(
         .ok_or("no Webhook-Id")?;
     let ts = header(headers, "webhook-timestamp").ok_or("no Webhook-Timestamp")?;
     let ts_num: i64 = ts.parse().map_err(|_| "unreadable Webhook-Timestamp")?;
-    if (now - ts_num).abs() > TOLERANCE_SECS {
+    if now.abs_diff(ts_num) > TOLERANCE_SECS {
         return Err("stale or future Webhook-Timestamp");
     }
     let sigs = header(headers, "webhook-signature").ok_or("no Webhook-Signature")?;
@@ -116,7 +116,21 @@ pub(crate) async fn receive(
             );
         }
     };
-    match state.rules.handle(event).await {
+    // On a task of its own: a sender that gives up waiting must not cut the
+    // workflow off between two upstream writes.
+    let rules = state.rules.clone();
+    let handled = match tokio::spawn(async move { rules.handle(event).await }).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, "webhook task failed");
+            return error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code::INTERNAL,
+                "could not process the event",
+            );
+        }
+    };
+    match handled {
         Ok(Handled::Processed) => {
             Json(serde_json::json!({ "status": "processed" })).into_response()
         }
@@ -180,5 +194,8 @@ mod tests {
         assert!(verify(b"secret", &signed(b"secret", now, body), b"{}", now).is_err());
         assert!(verify(b"secret", &signed(b"secret", now - 301, body), body, now).is_err());
         assert!(verify(b"secret", &HeaderMap::new(), body, now).is_err());
+        let mut extreme = signed(b"secret", now, body);
+        extreme.insert("webhook-timestamp", i64::MIN.to_string().parse().unwrap());
+        assert!(verify(b"secret", &extreme, body, now).is_err());
     }
 }

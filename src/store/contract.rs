@@ -15,6 +15,8 @@ fn entry(id: &str, case: &str, at: chrono::DateTime<Utc>) -> OutboxEntry {
         attempts: 0,
         next_at: at,
         last_error: None,
+        workflow: format!("{case}/wf"),
+        order: 0,
     }
 }
 

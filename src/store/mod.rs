@@ -51,6 +51,11 @@ pub struct OutboxEntry {
     pub next_at: DateTime<Utc>,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
+    /// The workflow run this step belongs to; its steps run in `order`.
+    #[serde(default)]
+    pub workflow: String,
+    #[serde(default)]
+    pub order: u32,
 }
 
 /// One line of a case's activity: who did what, when, with which upstream ids.

@@ -510,6 +510,8 @@ mod tests {
             attempts: 0,
             next_at: at,
             last_error: None,
+            workflow: String::new(),
+            order: 0,
         }
     }
 

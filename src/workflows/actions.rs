@@ -115,9 +115,33 @@ fn link_of(d: &Document) -> Option<EvidenceLink> {
     }
 }
 
+/// Wait out another holder of `key`: `Some(result)` once it finished, `None` when
+/// the key became ours.
+async fn claim_or_wait(
+    store: &dyn crate::store::Store,
+    key: &str,
+    fingerprint: &str,
+) -> Result<Option<String>> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        match store.idem_begin(key, fingerprint, CLAIM_LEASE).await? {
+            Claim::Claimed => return Ok(None),
+            Claim::Done(result) => return Ok(Some(result)),
+            Claim::Conflict => return Err(WorkflowError::IdempotencyConflict),
+            Claim::InProgress => {
+                if tokio::time::Instant::now() > deadline {
+                    return Err(WorkflowError::Busy);
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        }
+    }
+}
+
 impl Workflows {
     /// Jobs 1, 4, 5, 6: open the Core Case case for an issue or failed
-    /// transactions, once. A repeat returns the same case.
+    /// transactions, once. A repeat returns the same case (and finishes whatever an
+    /// interrupted earlier run left undone).
     pub async fn escalate(
         &self,
         actor: &str,
@@ -146,7 +170,7 @@ impl Workflows {
                 let ids: Vec<&str> = ids.iter().map(|t| t.as_str()).collect();
                 format!("escalate:{}", ids.join("."))
             }
-            CaseOrigin::Other => unreachable!("origin is built above"),
+            CaseOrigin::Other => return Err(bad("nothing to escalate")),
         };
         let fingerprint = digest(&[
             &natural,
@@ -154,30 +178,25 @@ impl Workflows {
             input.note.as_deref().unwrap_or(""),
         ]);
 
-        // The caller's key: the same key with another input is a mistake worth saying.
-        if let Some(key) = idempotency_key {
-            let key = format!("idem:escalate:{key}");
-            match self
-                .store
-                .idem_begin(&key, &fingerprint, CLAIM_LEASE)
-                .await?
-            {
-                Claim::Conflict => return Err(WorkflowError::IdempotencyConflict),
-                Claim::Done(case) => return self.existing(&CaseId::from_upstream(case)).await,
-                Claim::InProgress | Claim::Claimed => {}
-            }
-            let outcome = self.escalate_once(actor, &origin, &natural, &input).await;
-            match &outcome {
-                Ok(o) => {
-                    self.store
-                        .idem_finish(&key, &fingerprint, o.case.id.as_str(), REMEMBER)
-                        .await?
-                }
-                Err(_) => self.store.idem_release(&key).await?,
-            }
-            return outcome;
+        // The caller's key: the same key with another input is a mistake worth saying;
+        // while another call holds it, wait for its answer.
+        let Some(key) = idempotency_key else {
+            return self.escalate_once(actor, &origin, &natural, &input).await;
+        };
+        let key = format!("idem:escalate:{key}");
+        if let Some(case) = claim_or_wait(self.store.as_ref(), &key, &fingerprint).await? {
+            return self.existing(&CaseId::from_upstream(case)).await;
         }
-        self.escalate_once(actor, &origin, &natural, &input).await
+        let outcome = self.escalate_once(actor, &origin, &natural, &input).await;
+        match &outcome {
+            Ok(o) => {
+                self.store
+                    .idem_finish(&key, &fingerprint, o.case.id.as_str(), REMEMBER)
+                    .await?
+            }
+            Err(_) => self.store.idem_release(&key).await?,
+        }
+        outcome
     }
 
     async fn existing(&self, id: &CaseId) -> Result<Outcome> {
@@ -188,8 +207,8 @@ impl Workflows {
         })
     }
 
-    /// One escalation per origin: concurrent callers in this gateway (or any
-    /// replica sharing the store) wait for the first; the platform's external
+    /// One escalation per origin at a time: concurrent callers in this gateway (or
+    /// any replica sharing the store) wait for the first; the platform's external
     /// reference (409 on a duplicate) holds even when the store was lost.
     async fn escalate_once(
         &self,
@@ -198,22 +217,8 @@ impl Workflows {
         natural: &str,
         input: &EscalateInput,
     ) -> Result<Outcome> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            match self
-                .store
-                .idem_begin(natural, "escalate", CLAIM_LEASE)
-                .await?
-            {
-                Claim::Done(case) => return self.existing(&CaseId::from_upstream(case)).await,
-                Claim::Claimed => break,
-                Claim::InProgress | Claim::Conflict => {
-                    if tokio::time::Instant::now() > deadline {
-                        return Err(WorkflowError::Busy);
-                    }
-                    tokio::time::sleep(Duration::from_millis(25)).await;
-                }
-            }
+        if let Some(case) = claim_or_wait(self.store.as_ref(), natural, "escalate").await? {
+            return self.existing(&CaseId::from_upstream(case)).await;
         }
         let outcome = self.escalate_claimed(actor, origin, natural, input).await;
         match &outcome {
@@ -227,6 +232,41 @@ impl Workflows {
         outcome
     }
 
+    /// An open case already tracking this origin (or these transactions).
+    async fn open_case_for(
+        &self,
+        origin: &CaseOrigin,
+        issue: Option<&Issue>,
+    ) -> Result<Option<CaseId>> {
+        if let Some(case) = issue.and_then(|i| i.case_id.clone()) {
+            return Ok(Some(case));
+        }
+        let open = |c: &Case| !matches!(c.status, CaseStatus::Resolved | CaseStatus::Closed);
+        if let Some(c) = self
+            .cc
+            .cases_by_origin(origin)
+            .await?
+            .into_iter()
+            .find(open)
+        {
+            return Ok(Some(c.id));
+        }
+        // A failed transaction already covered by an open case (e.g. a dispute about
+        // it) gets no second case.
+        if let CaseOrigin::Transactions(ids) = origin {
+            if let Some(c) = self
+                .cc
+                .cases_by_transactions(ids)
+                .await?
+                .into_iter()
+                .find(open)
+            {
+                return Ok(Some(c.id));
+            }
+        }
+        Ok(None)
+    }
+
     async fn escalate_claimed(
         &self,
         actor: &str,
@@ -234,42 +274,48 @@ impl Workflows {
         natural: &str,
         input: &EscalateInput,
     ) -> Result<Outcome> {
-        // Already escalated (by us earlier, by a case worker, by another replica)?
-        if let CaseOrigin::Issue(id) = origin {
-            let issue = self
-                .tg
-                .issues(std::slice::from_ref(id))
-                .await?
-                .pop()
-                .ok_or_else(|| bad(format!("no partner issue {id}")))?;
-            if let Some(case) = &issue.case_id {
-                return self.existing(case).await;
-            }
-        }
-        if let Some(case) = self
-            .cc
-            .cases_by_origin(origin)
-            .await?
-            .into_iter()
-            .find(|c| !matches!(c.status, CaseStatus::Resolved | CaseStatus::Closed))
-        {
-            return self.existing(&case.id).await;
-        }
-
-        // Read what the case record needs, before writing anything.
-        let (issue, partner_id, transaction_ids) = match origin {
-            CaseOrigin::Issue(id) => {
-                let issue = self
-                    .tg
+        let issue = match origin {
+            CaseOrigin::Issue(id) => Some(
+                self.tg
                     .issues(std::slice::from_ref(id))
                     .await?
                     .pop()
-                    .ok_or_else(|| bad(format!("no partner issue {id}")))?;
-                let p = issue.partner_id.clone();
-                let t = issue.transaction_ids.clone();
-                (Some(issue), p, t)
-            }
-            CaseOrigin::Transactions(ids) => {
+                    .ok_or_else(|| bad(format!("no partner issue {id}")))?,
+            ),
+            _ => None,
+        };
+        let documents = match &issue {
+            Some(i) => self.tg.documents_of(std::slice::from_ref(&i.id)).await?,
+            None => vec![],
+        };
+
+        // Already escalated (by an earlier run, a case worker, another replica):
+        // finish what an interrupted run may have left undone — every step is keyed,
+        // so what was done is not done again.
+        if let Some(case_id) = self.open_case_for(origin, issue.as_ref()).await? {
+            let case = self.case(&case_id).await?;
+            let discussion = match &issue {
+                Some(i) => Some(i.id.clone()),
+                None => self.discussion_of(&case).await?,
+            };
+            let pending = match discussion {
+                Some(d) => {
+                    let steps = self.escalation_steps(&case, &d, &documents, input.note.as_deref());
+                    self.run(case.id.as_str(), actor, natural, steps).await?
+                }
+                None => self.pending(&case.id).await?,
+            };
+            return Ok(Outcome {
+                case,
+                created: false,
+                pending,
+            });
+        }
+
+        // Read what the case record needs, before writing anything.
+        let (partner_id, transaction_ids) = match (origin, &issue) {
+            (CaseOrigin::Issue(_), Some(i)) => (i.partner_id.clone(), i.transaction_ids.clone()),
+            (CaseOrigin::Transactions(ids), _) => {
                 let found = self.tg.transactions(ids).await?;
                 if found.len() != ids.len() {
                     return Err(bad("some of `transactionIds` do not exist"));
@@ -287,9 +333,9 @@ impl Workflows {
                 if found.iter().any(|t| t.partner_id != partner) {
                     return Err(bad("`transactionIds` must all belong to one partner"));
                 }
-                (None, partner, ids.clone())
+                (partner, ids.clone())
             }
-            CaseOrigin::Other => return Err(bad("nothing to escalate")),
+            _ => return Err(bad("nothing to escalate")),
         };
         let partner = self
             .tg
@@ -302,26 +348,12 @@ impl Workflows {
         } else {
             self.tg.transactions(&transaction_ids).await?
         };
-        let (messages, documents) = match &issue {
-            Some(i) => {
-                let ids = std::slice::from_ref(&i.id);
-                let (m, d) = tokio::join!(self.tg.messages_of(ids), self.tg.documents_of(ids));
-                (m?, d?)
-            }
-            None => (vec![], vec![]),
+        let messages = match &issue {
+            Some(i) => self.tg.messages_of(std::slice::from_ref(&i.id)).await?,
+            None => vec![],
         };
 
         let (mut case_type, mut priority, mut team) = defaults(issue.as_ref().map(|i| i.kind));
-        if issue
-            .as_ref()
-            .is_some_and(|i| i.tags.iter().any(|t| t == "escalate"))
-            && matches!(
-                issue.as_ref().map(|i| i.kind),
-                Some(IssueKind::Support | IssueKind::Other)
-            )
-        {
-            case_type = CaseType::SupportEscalation;
-        }
         case_type = input.case_type.unwrap_or(case_type);
         priority = input.priority.unwrap_or(priority);
         team = input.team.unwrap_or(team);
@@ -410,59 +442,89 @@ impl Workflows {
             CaseCreation::Created(c) => (*c, true),
             CaseCreation::Exists(id) => (self.case(&id).await?, false),
         };
-        if !created {
-            return self.existing(&case.id).await;
+        if created {
+            self.audit(
+                case.id.as_str(),
+                actor,
+                "case_created",
+                vec![
+                    format!("core-case:{}", case.id),
+                    format!("trading-grid:{discussion}"),
+                ],
+                Some(format!("escalated {natural}")),
+            )
+            .await;
         }
-        self.audit(
-            case.id.as_str(),
-            actor,
-            "case_created",
-            vec![
-                format!("core-case:{}", case.id),
-                format!("trading-grid:{discussion}"),
-            ],
-            Some(format!("escalated {natural}")),
-        )
-        .await;
-
-        let mut steps: Vec<Step> = documents
-            .iter()
-            .filter_map(link_of)
-            .map(|link| Step::LinkEvidence {
-                case_id: case.id.to_string(),
-                link,
-            })
-            .collect();
-        if case_type == CaseType::ComplianceReview {
-            steps.extend(REVIEW_TASKS.iter().map(|(team, title)| Step::CreateTask {
-                case_id: case.id.to_string(),
-                title: (*title).into(),
-                team: team_name(*team).into(),
-            }));
-        }
-        if let Some(note) = input.note.as_ref().filter(|n| !n.trim().is_empty()) {
-            steps.push(Step::AddNote {
-                case_id: case.id.to_string(),
-                body: note.clone(),
-            });
-        }
-        steps.push(Step::LinkDiscussion {
-            discussion_id: discussion.to_string(),
-            case_id: case.id.to_string(),
-        });
-        let view = PartnerCaseView::from(&case);
-        steps.push(Step::PostMessage {
-            discussion_id: discussion.to_string(),
-            body: partner_view::received_message(&view),
-        });
-        self.mark_announced(&case.id, Milestone::Received).await?;
-        steps.push(self.milestone_step(&case, Milestone::Received, None));
+        let steps = self.escalation_steps(&case, &discussion, &documents, input.note.as_deref());
         let pending = self.run(case.id.as_str(), actor, natural, steps).await?;
         Ok(Outcome {
             case,
-            created: true,
+            created,
             pending,
         })
+    }
+
+    /// What an escalation does once the case exists, each step keyed by what it is
+    /// (not by position), so a repeat finds the same keys even if documents were added.
+    fn escalation_steps(
+        &self,
+        case: &Case,
+        discussion: &IssueId,
+        documents: &[Document],
+        note: Option<&str>,
+    ) -> Vec<(String, Step)> {
+        let mut steps: Vec<(String, Step)> = documents
+            .iter()
+            .filter_map(link_of)
+            .map(|link| {
+                (
+                    format!("evidence-{}", link.document_id),
+                    Step::LinkEvidence {
+                        case_id: case.id.to_string(),
+                        link,
+                    },
+                )
+            })
+            .collect();
+        if case.case_type == CaseType::ComplianceReview {
+            steps.extend(REVIEW_TASKS.iter().map(|(team, title)| {
+                (
+                    format!("task-{}", team_name(*team)),
+                    Step::CreateTask {
+                        case_id: case.id.to_string(),
+                        title: (*title).into(),
+                        team: team_name(*team).into(),
+                    },
+                )
+            }));
+        }
+        if let Some(note) = note.filter(|n| !n.trim().is_empty()) {
+            steps.push((
+                format!("note-{}", digest(&[note])),
+                Step::AddNote {
+                    case_id: case.id.to_string(),
+                    body: note.to_owned(),
+                },
+            ));
+        }
+        steps.push((
+            "link-discussion".into(),
+            Step::LinkDiscussion {
+                discussion_id: discussion.to_string(),
+                case_id: case.id.to_string(),
+            },
+        ));
+        let mut view = PartnerCaseView::from(case);
+        view.milestone = Milestone::Received;
+        steps.push((
+            "received".into(),
+            Step::PostMessage {
+                discussion_id: discussion.to_string(),
+                body: partner_view::received_message(&view),
+            },
+        ));
+        steps.push(self.milestone_step(case, Milestone::Received, None));
+        steps
     }
 
     /// Job 3: link community documents to a case (the same bytes once).
@@ -489,24 +551,25 @@ impl Workflows {
                 )));
             }
             if let Some(link) = link_of(doc) {
-                steps.push(Step::LinkEvidence {
-                    case_id: case.id.to_string(),
-                    link,
-                });
+                steps.push((
+                    id.to_string(),
+                    Step::LinkEvidence {
+                        case_id: case.id.to_string(),
+                        link,
+                    },
+                ));
             }
         }
-        // Keyed by content: linking the same bytes again is the same step.
-        let mut pending = Vec::new();
-        for step in steps {
-            let Step::LinkEvidence { link, .. } = &step else {
-                continue;
-            };
-            let workflow = format!("evidence:{}:{}", case.id, link.sha256);
-            pending.extend(
-                self.run(case.id.as_str(), actor, &workflow, vec![step])
-                    .await?,
-            );
-        }
+        // Keyed by case and document: linking a document again is the same write;
+        // Core Case itself keeps one entry per content (sha256).
+        let pending = self
+            .run(
+                case.id.as_str(),
+                actor,
+                &format!("evidence:{}", case.id),
+                steps,
+            )
+            .await?;
         Ok(Outcome {
             case: self.case(case_id).await?,
             created: false,
@@ -540,25 +603,35 @@ impl Workflows {
         let mut view = PartnerCaseView::from(&case);
         view.milestone = Milestone::AwaitingDocuments;
         let body = partner_view::documents_requested_message(&view, kinds, message);
-        let workflow = format!("request-documents:{}:{}", case.id, digest(&[&body]));
-        self.mark_announced(&case.id, Milestone::AwaitingDocuments)
+        // This message is the announcement of AWAITING_DOCUMENTS: the rule reacting to
+        // the status change must not post another.
+        self.claim_announcement(&case.id, Milestone::AwaitingDocuments)
             .await?;
         let steps = vec![
-            Step::SetCaseStatus {
-                case_id: case.id.to_string(),
-                status: status_name(CaseStatus::WaitingOnPartner).into(),
-            },
-            Step::PostMessage {
-                discussion_id: discussion.to_string(),
-                body,
-            },
+            (
+                "status".into(),
+                Step::SetCaseStatus {
+                    case_id: case.id.to_string(),
+                    status: status_name(CaseStatus::WaitingOnPartner).into(),
+                },
+            ),
+            (
+                "message".into(),
+                Step::PostMessage {
+                    discussion_id: discussion.to_string(),
+                    body,
+                },
+            ),
             self.milestone_step(
                 &case,
                 Milestone::AwaitingDocuments,
                 Some(message.trim().to_owned()),
             ),
         ];
+        let workflow = format!("request-documents:{}:{}", case.id, occurrence());
         let pending = self.run(case.id.as_str(), actor, &workflow, steps).await?;
+        self.finish_announcement(&case.id, Milestone::AwaitingDocuments, true)
+            .await?;
         Ok(Outcome {
             case: self.case(case_id).await?,
             created: false,
@@ -586,9 +659,11 @@ impl Workflows {
                 milestone_name(m)
             )));
         }
+        self.claim_announcement(&case.id, milestone).await?;
         let pending = self
-            .announce(actor, &case, message.map(str::to_owned))
+            .announce(actor, &case, message.map(str::to_owned), &occurrence())
             .await?;
+        self.finish_announcement(&case.id, milestone, true).await?;
         Ok(Outcome {
             case,
             created: false,
@@ -596,22 +671,27 @@ impl Workflows {
         })
     }
 
+    /// Post the case's milestone (with an optional note) and publish it on the bus.
+    /// `occurrence` tells this announcement from others of the same milestone.
     async fn announce(
         &self,
         actor: &str,
         case: &Case,
         message: Option<String>,
+        occurrence: &str,
     ) -> Result<Vec<PendingStep>> {
         let view = PartnerCaseView::from(case);
         let body = partner_view::milestone_message(&view, message.as_deref());
-        let workflow = format!("status:{}:{}", case.id, digest(&[&body]));
-        self.mark_announced(&case.id, view.milestone).await?;
+        let workflow = format!("status:{}:{occurrence}", case.id);
         let mut steps = vec![];
         if let Some(d) = self.discussion_of(case).await? {
-            steps.push(Step::PostMessage {
-                discussion_id: d.to_string(),
-                body,
-            });
+            steps.push((
+                "message".into(),
+                Step::PostMessage {
+                    discussion_id: d.to_string(),
+                    body,
+                },
+            ));
         }
         steps.push(self.milestone_step(case, view.milestone, message));
         self.run(case.id.as_str(), actor, &workflow, steps).await
@@ -660,7 +740,6 @@ impl Workflows {
             ])
         );
         // Recorded first and synchronously: without it there is nothing to publish.
-        self.mark_announced(&case.id, Milestone::Resolved).await?;
         let recorded = self
             .cc
             .put_resolution(&case.id, &resolution, &format!("{key}/record"))
@@ -684,7 +763,7 @@ impl Workflows {
 
     /// Post a recorded resolution to the partner's community and the bus. Keyed by
     /// the resolution's content, so the mutation and the rule reacting to the
-    /// platform's `case.resolved` event post it once.
+    /// platform's `case.resolved` event post (and publish) it once.
     pub async fn share_resolution(
         &self,
         actor: &str,
@@ -708,45 +787,69 @@ impl Workflows {
         );
         let mut steps = vec![];
         if let Some(d) = self.discussion_of(case).await? {
-            steps.push(Step::PostMessage {
-                discussion_id: d.to_string(),
-                body,
-            });
-            steps.push(Step::SetDiscussionStatus {
-                discussion_id: d.to_string(),
-                status: "resolved".into(),
-            });
+            steps.push((
+                "message".into(),
+                Step::PostMessage {
+                    discussion_id: d.to_string(),
+                    body,
+                },
+            ));
+            steps.push((
+                "discussion-resolved".into(),
+                Step::SetDiscussionStatus {
+                    discussion_id: d.to_string(),
+                    status: "resolved".into(),
+                },
+            ));
         }
         steps.push(self.milestone_step(case, Milestone::Resolved, Some(r.summary.clone())));
         self.run(case.id.as_str(), actor, &workflow, steps).await
     }
 
-    /// Rule: the case's milestone changed on Core Case; tell the partner unless
-    /// this milestone was just announced.
+    /// Rule: the case's milestone changed on Core Case (event `event_id`); tell the
+    /// partner unless the action that changed it already did.
     pub async fn on_status_change(
         &self,
         actor: &str,
+        event_id: &str,
         case: &Case,
         from: CaseStatus,
         to: CaseStatus,
     ) -> Result<()> {
-        if from.milestone() == to.milestone() || to.milestone() == Milestone::Resolved {
-            // Resolutions are announced with their text by `share_resolution`.
+        if from.milestone() == to.milestone()
+            || !self.claim_announcement(&case.id, to.milestone()).await?
+        {
             return Ok(());
         }
-        if !self.mark_announced(&case.id, to.milestone()).await? {
-            return Ok(());
-        }
-        self.announce(actor, case, None).await.map(|_| ())
+        let done = self.announce(actor, case, None, event_id).await;
+        self.finish_announcement(&case.id, to.milestone(), done.is_ok())
+            .await?;
+        done.map(|_| ())
     }
 
-    /// Rule: a case worker resolved the case on Core Case. Announced once: when the
-    /// resolution came from `publishResolution`, it was announced already.
-    pub async fn on_resolved(&self, actor: &str, case: &Case, r: &Resolution) -> Result<()> {
-        if !r.shared_with_partner || !self.mark_announced(&case.id, Milestone::Resolved).await? {
+    /// Rule: a case worker resolved the case on Core Case. A shared resolution is
+    /// posted with its text (once, by content); an unshared one still tells the
+    /// partner the case is resolved.
+    pub async fn on_resolved(
+        &self,
+        actor: &str,
+        event_id: &str,
+        case: &Case,
+        r: &Resolution,
+    ) -> Result<()> {
+        if r.shared_with_partner {
+            return self.share_resolution(actor, case, r).await.map(|_| ());
+        }
+        if !self
+            .claim_announcement(&case.id, Milestone::Resolved)
+            .await?
+        {
             return Ok(());
         }
-        self.share_resolution(actor, case, r).await.map(|_| ())
+        let done = self.announce(actor, case, None, event_id).await;
+        self.finish_announcement(&case.id, Milestone::Resolved, done.is_ok())
+            .await?;
+        done.map(|_| ())
     }
 
     /// Rule: a partner posted a document in a discussion whose case awaits documents.

@@ -85,6 +85,26 @@ fn digest(parts: &[&str]) -> String {
 /// reference keeps it beyond that).
 const REMEMBER: Duration = Duration::from_secs(7 * 24 * 3600);
 const CLAIM_LEASE: Duration = Duration::from_secs(30);
+/// Steps are written to the outbox this long before they are due, so the worker
+/// only takes them if the run that wrote them did not finish.
+const WRITE_AHEAD_SECS: i64 = 30;
+/// Retries before a step stops (≈ 45 minutes at the longest backoff).
+const MAX_ATTEMPTS: u32 = 50;
+/// How long "this milestone was just announced" suppresses the rule's own
+/// announcement of the same milestone (the platform reports our own change back).
+const ANNOUNCE_WINDOW: Duration = Duration::from_secs(120);
+
+/// A fresh id for one occurrence of an action: repeating an action repeats it,
+/// while retries of the same occurrence (outbox) keep its keys.
+pub(crate) fn occurrence() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{nanos:x}-{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
 
 pub struct Workflows {
     tg: Arc<dyn TradingGrid>,
@@ -232,7 +252,17 @@ impl Workflows {
                 vec![tg(i.id.as_str())]
             }
             Step::PublishMilestone { .. } => {
-                if let Some(e) = step.milestone_event() {
+                // Like the upstream writes, once per step key.
+                let first = self
+                    .store
+                    .first_delivery(&format!("published:{key}"), REMEMBER)
+                    .await
+                    .map_err(|e| UpstreamError::Decode {
+                        platform: Platform::CoreCase,
+                        operation: "publish_milestone",
+                        detail: e.to_string(),
+                    })?;
+                if let (true, Some(e)) = (first, step.milestone_event()) {
                     self.bus.publish(e);
                 }
                 vec![]
@@ -240,22 +270,42 @@ impl Workflows {
         })
     }
 
-    /// Run steps in order; at the first failure, hand that step and the rest to
-    /// the outbox and report them as pending.
+    /// Run a workflow's steps in order. Every step is written to the outbox first
+    /// (due only after a while), so a crash or a cut-off request leaves them to the
+    /// outbox worker instead of losing them; each is completed as it succeeds. At the
+    /// first failure, that step and the rest are due for retry and reported pending.
     async fn run(
         &self,
         case: &str,
         actor: &str,
         workflow: &str,
-        steps: Vec<Step>,
+        steps: Vec<(String, Step)>,
     ) -> Result<Vec<PendingStep>> {
+        let later = Utc::now() + chrono::Duration::seconds(WRITE_AHEAD_SECS);
+        let mut entries = Vec::with_capacity(steps.len());
+        for (order, (suffix, step)) in steps.iter().enumerate() {
+            let entry = OutboxEntry {
+                id: format!("{workflow}/{suffix}"),
+                case_id: case.to_owned(),
+                step: serde_json::to_value(step).map_err(|e| StoreError(e.to_string()))?,
+                actor: actor.to_owned(),
+                attempts: 0,
+                next_at: later,
+                last_error: None,
+                workflow: workflow.to_owned(),
+                order: order as u32,
+            };
+            self.store.outbox_push(entry.clone()).await?;
+            entries.push(entry);
+        }
         let mut pending = Vec::new();
         let mut failed: Option<String> = None;
-        for (i, step) in steps.into_iter().enumerate() {
-            let key = format!("{workflow}/{i:02}");
+        for (entry, (_, step)) in entries.into_iter().zip(steps) {
+            let mut attempts = 0;
             if failed.is_none() {
-                match self.execute(&key, &step).await {
+                match self.execute(&entry.id, &step).await {
                     Ok(ids) => {
+                        self.store.outbox_complete(&entry.id).await?;
                         self.audit(case, actor, step.action(), ids, Some(step.describe()))
                             .await;
                         continue;
@@ -263,26 +313,24 @@ impl Workflows {
                     Err(e) => {
                         tracing::warn!(error = %e, step = %step.describe(), "workflow step failed; deferred to the outbox");
                         failed = Some(e.to_string());
+                        attempts = 1;
                     }
                 }
             }
-            let entry = OutboxEntry {
-                id: key,
-                case_id: case.to_owned(),
-                step: serde_json::to_value(&step).map_err(|e| StoreError(e.to_string()))?,
-                actor: actor.to_owned(),
-                attempts: 1,
+            let retry = OutboxEntry {
+                attempts,
                 next_at: Utc::now() + backoff(1),
                 last_error: failed.clone(),
+                ..entry
             };
-            self.store.outbox_push(entry.clone()).await?;
+            self.store.outbox_push(retry.clone()).await?;
             self.audit(case, actor, "step_deferred", vec![], Some(step.describe()))
                 .await;
             pending.push(PendingStep {
-                id: entry.id,
+                id: retry.id,
                 description: step.describe(),
-                attempts: entry.attempts,
-                last_error: entry.last_error,
+                attempts: retry.attempts,
+                last_error: retry.last_error,
             });
         }
         Ok(pending)
@@ -322,6 +370,26 @@ impl Workflows {
                     continue;
                 }
             };
+            // Steps of one run go in order: an earlier one still pending holds this back.
+            let blocker = self
+                .store
+                .outbox_pending(&entry.case_id)
+                .await?
+                .into_iter()
+                .filter(|p| {
+                    !entry.workflow.is_empty()
+                        && p.workflow == entry.workflow
+                        && p.order < entry.order
+                })
+                .map(|p| p.next_at)
+                .min();
+            if let Some(at) = blocker {
+                let next_at = at.max(Utc::now()) + chrono::Duration::milliseconds(100);
+                self.store
+                    .outbox_push(OutboxEntry { next_at, ..entry })
+                    .await?;
+                continue;
+            }
             match self.execute(&entry.id, &step).await {
                 Ok(ids) => {
                     self.store.outbox_complete(&entry.id).await?;
@@ -338,11 +406,29 @@ impl Workflows {
                 Err(e) => {
                     let attempts = entry.attempts + 1;
                     tracing::warn!(error = %e, id = entry.id, attempts, "outbox step failed again");
+                    // Past the limit the step stops retrying but stays visible in
+                    // `pendingSteps` (and the activity) for someone to look at.
+                    let (next_at, last_error) = if attempts >= MAX_ATTEMPTS {
+                        self.audit(
+                            &entry.case_id,
+                            &entry.actor,
+                            "step_abandoned",
+                            vec![],
+                            Some(format!("{}: {e}", step.describe())),
+                        )
+                        .await;
+                        (
+                            Utc::now() + chrono::Duration::days(365),
+                            format!("gave up after {attempts} attempts: {e}"),
+                        )
+                    } else {
+                        (Utc::now() + backoff(attempts), e.to_string())
+                    };
                     self.store
                         .outbox_push(OutboxEntry {
                             attempts,
-                            next_at: Utc::now() + backoff(attempts),
-                            last_error: Some(e.to_string()),
+                            next_at,
+                            last_error: Some(last_error),
                             ..entry
                         })
                         .await?;
@@ -381,26 +467,56 @@ impl Workflows {
         Ok(self.tg.issues_of_case(&case.id).await?.pop().map(|i| i.id))
     }
 
-    fn milestone_step(&self, case: &Case, milestone: Milestone, message: Option<String>) -> Step {
-        Step::PublishMilestone {
-            case_id: case.id.to_string(),
-            case_number: case.number.clone(),
-            partner_id: case.partner_id.to_string(),
-            milestone: milestone_name(milestone).into(),
-            message,
-        }
+    fn milestone_step(
+        &self,
+        case: &Case,
+        milestone: Milestone,
+        message: Option<String>,
+    ) -> (String, Step) {
+        (
+            format!("milestone-{}", milestone_name(milestone).to_lowercase()),
+            Step::PublishMilestone {
+                case_id: case.id.to_string(),
+                case_number: case.number.clone(),
+                partner_id: case.partner_id.to_string(),
+                milestone: milestone_name(milestone).into(),
+                message,
+            },
+        )
     }
 
-    /// Remember that a milestone was announced, so the status-change rule does not
-    /// announce it a second time. True when it was not announced before.
-    pub async fn mark_announced(&self, case: &CaseId, milestone: Milestone) -> Result<bool> {
-        Ok(self
-            .store
-            .first_delivery(
-                &format!("announced:{case}:{}", milestone_name(milestone)),
-                Duration::from_secs(24 * 3600),
-            )
-            .await?)
+    /// Claim the announcement of a milestone for a short window. `false`: it was
+    /// just announced (or is being announced) — typically by the action whose status
+    /// change the platform is now reporting back.
+    pub(crate) async fn claim_announcement(
+        &self,
+        case: &CaseId,
+        milestone: Milestone,
+    ) -> Result<bool> {
+        let key = format!("announced:{case}:{}", milestone_name(milestone));
+        Ok(matches!(
+            self.store
+                .idem_begin(&key, "announce", ANNOUNCE_WINDOW)
+                .await?,
+            Claim::Claimed
+        ))
+    }
+
+    pub(crate) async fn finish_announcement(
+        &self,
+        case: &CaseId,
+        milestone: Milestone,
+        ok: bool,
+    ) -> Result<()> {
+        let key = format!("announced:{case}:{}", milestone_name(milestone));
+        if ok {
+            self.store
+                .idem_finish(&key, "announce", "done", ANNOUNCE_WINDOW)
+                .await?;
+        } else {
+            self.store.idem_release(&key).await?;
+        }
+        Ok(())
     }
 }
 

@@ -419,7 +419,17 @@ impl CoreCase for CoreCaseClient {
                 &[("after", sequence.to_string()), ("page_size", "100".into())],
             )
             .await?;
-        Ok(page.data.into_iter().map(map::event).collect())
+        // An unreadable event stops the feed there (retried, logged) rather than
+        // being skipped.
+        page.data
+            .into_iter()
+            .map(map::event)
+            .collect::<std::result::Result<Vec<_>, String>>()
+            .map_err(|detail| UpstreamError::Decode {
+                platform: crate::domain::Platform::CoreCase,
+                operation: "list_events",
+                detail,
+            })
     }
 
     async fn check(&self) -> Result<()> {

@@ -242,8 +242,11 @@ pub(super) fn new_case(c: &NewCase) -> wire::NewCase {
     }
 }
 
+/// Event types the rules act on.
+const KNOWN: [&str; 3] = ["case.created", "case.status_changed", "case.resolved"];
+
 /// A Core Case event (webhook body or feed entry) in the gateway's terms.
-pub(crate) fn event(e: wire::Event) -> PlatformEvent {
+pub(crate) fn event(e: wire::Event) -> Result<PlatformEvent, String> {
     fn field<T: serde::de::DeserializeOwned>(v: &serde_json::Value, name: &str) -> Option<T> {
         serde_json::from_value(v.get(name)?.clone()).ok()
     }
@@ -270,18 +273,27 @@ pub(crate) fn event(e: wire::Event) -> PlatformEvent {
         _ => None,
     }
     .unwrap_or(EventKind::Other(e.event_type));
-    PlatformEvent {
+    if let EventKind::Other(kind) = &kind {
+        if KNOWN.contains(&kind.as_str()) {
+            // A type we act on whose data we cannot read: never acknowledge it as
+            // handled (a failed transaction would vanish); the caller refuses it.
+            return Err(format!("`{kind}` event with unreadable data"));
+        }
+    }
+    Ok(PlatformEvent {
         platform: Platform::CoreCase,
         id: e.id,
         sequence: e.sequence,
         occurred_at: e.occurred_at,
         kind,
-    }
+    })
 }
 
 /// Parse a webhook body.
-pub(crate) fn parse_event(body: &[u8]) -> Result<PlatformEvent, serde_json::Error> {
-    serde_json::from_slice::<wire::Event>(body).map(event)
+pub(crate) fn parse_event(body: &[u8]) -> Result<PlatformEvent, String> {
+    serde_json::from_slice::<wire::Event>(body)
+        .map_err(|e| e.to_string())
+        .and_then(event)
 }
 
 /// Core Case error bodies: `{"code", "message", …}`.

@@ -8,7 +8,7 @@ use reqwest::Method;
 use super::{map, wire, TradingGrid, MAX_IDS};
 use crate::domain::*;
 use crate::upstream::http::{chunks, next_page};
-use crate::upstream::{Content, Result, UpstreamHttp};
+use crate::upstream::{Content, Result, UpstreamError, UpstreamHttp};
 
 pub(crate) struct TradingGridClient {
     http: UpstreamHttp,
@@ -339,7 +339,17 @@ impl TradingGrid for TradingGridClient {
                 &[("after", sequence.to_string()), ("limit", "100".into())],
             )
             .await?;
-        Ok(page.items.into_iter().map(map::event).collect())
+        // An unreadable event stops the feed there (retried, logged) rather than
+        // being skipped.
+        page.items
+            .into_iter()
+            .map(map::event)
+            .collect::<std::result::Result<Vec<_>, String>>()
+            .map_err(|detail| UpstreamError::Decode {
+                platform: crate::domain::Platform::TradingGrid,
+                operation: "list_events",
+                detail,
+            })
     }
 
     async fn check(&self) -> Result<()> {

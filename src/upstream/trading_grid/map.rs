@@ -228,8 +228,19 @@ pub(super) fn discussion_patch(p: &IssuePatch) -> wire::DiscussionPatch {
     }
 }
 
+/// Event types the rules act on.
+const KNOWN: [&str; 7] = [
+    "discussion.created",
+    "discussion.updated",
+    "message.created",
+    "document.created",
+    "transaction.failed",
+    "transaction.rejected",
+    "transaction.ack_overdue",
+];
+
 /// A Trading Grid event (webhook body or feed entry) in the gateway's terms.
-pub(crate) fn event(e: wire::Event) -> PlatformEvent {
+pub(crate) fn event(e: wire::Event) -> Result<PlatformEvent, String> {
     fn data<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Option<T> {
         serde_json::from_value(v.clone()).ok()
     }
@@ -244,18 +255,27 @@ pub(crate) fn event(e: wire::Event) -> PlatformEvent {
         _ => None,
     }
     .unwrap_or(EventKind::Other(e.event_type));
-    PlatformEvent {
+    if let EventKind::Other(kind) = &kind {
+        if KNOWN.contains(&kind.as_str()) {
+            // A type we act on whose data we cannot read: never acknowledge it as
+            // handled (a failed transaction would vanish); the caller refuses it.
+            return Err(format!("`{kind}` event with unreadable data"));
+        }
+    }
+    Ok(PlatformEvent {
         platform: Platform::TradingGrid,
         id: e.id,
         sequence: e.sequence,
         occurred_at: e.occurred_at,
         kind,
-    }
+    })
 }
 
 /// Parse a webhook body.
-pub(crate) fn parse_event(body: &[u8]) -> Result<PlatformEvent, serde_json::Error> {
-    serde_json::from_slice::<wire::Event>(body).map(event)
+pub(crate) fn parse_event(body: &[u8]) -> Result<PlatformEvent, String> {
+    serde_json::from_slice::<wire::Event>(body)
+        .map_err(|e| e.to_string())
+        .and_then(event)
 }
 
 /// Trading Grid error bodies: `{"error": {"code", "message"}}`.
