@@ -250,6 +250,20 @@ impl TestApp {
         resp.json().await.unwrap()
     }
 
+    /// Wait until both simulators have delivered every webhook they queued, so a
+    /// test can assert that something did *not* happen.
+    pub async fn webhooks_settled(&self) {
+        for p in [Platform::TradingGrid, Platform::CoreCase] {
+            let url = format!("{}/__sim/webhook", self.sim(p).base_url());
+            eventually("webhooks delivered", || async {
+                let s: Value = self.http.get(&url).send().await.ok()?.json().await.ok()?;
+                (s["pending"] == 0).then_some(())
+            })
+            .await;
+        }
+        // Delivered means answered: the gateway has handled them.
+    }
+
     /// Every community message of a discussion, as Trading Grid has them.
     pub async fn community_messages(&self, discussion: &str) -> Vec<Value> {
         let page = self

@@ -137,7 +137,18 @@ async fn a_failing_community_post_is_retried_from_the_outbox_until_it_lands() {
         .await["escalate"]["case"]["id"]
         .clone();
     let discussion = issue["id"].as_str().unwrap();
-    let before = app.community_messages(discussion).await.len();
+    let posted_before = app
+        .data(
+            &agent(),
+            r#"query($id: ID!) { case(id: $id) { activity { action } } }"#,
+            json!({ "id": case }),
+        )
+        .await["case"]["activity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "community_message_posted")
+        .count();
 
     // Trading Grid goes down; the status is recorded but the post must wait.
     app.set_faults(Platform::TradingGrid, json!({ "error_rate": 1.0 }))
@@ -162,9 +173,23 @@ async fn a_failing_community_post_is_retried_from_the_outbox_until_it_lands() {
     );
     // While it is down, retries keep failing and nothing is posted.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // Checked on the gateway's own activity, which needs no Trading Grid read.
+    let posts = |body: Value| {
+        body["case"]["activity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["action"] == "community_message_posted")
+            .count()
+    };
+    let activity = r#"query($id: ID!) { case(id: $id) { activity { action } } }"#;
+    let while_down = posts(app.data(&agent(), activity, json!({ "id": case })).await);
+    assert_eq!(
+        while_down, posted_before,
+        "nothing was posted while Trading Grid was down"
+    );
     app.set_faults(Platform::TradingGrid, json!({ "error_rate": 0.0 }))
         .await;
-    assert_eq!(app.community_messages(discussion).await.len(), before);
 
     // Back up: the outbox delivers it, exactly once.
     let messages = eventually("the deferred post lands", || async {
@@ -309,6 +334,15 @@ async fn forged_stale_and_replayed_webhooks_are_rejected() {
     )
     .await;
     assert_eq!(malformed.status(), 400);
+
+    let mismatched = post(
+        sign(WEBHOOK_SECRET, now, &body),
+        now,
+        "EVT-some-other-id".to_owned(),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(mismatched.status(), 400);
 
     let good = post(
         sign(WEBHOOK_SECRET, now, &body),
@@ -566,5 +600,165 @@ async fn without_webhooks_the_events_feed_poller_drives_the_same_rules() {
     assert!(
         webhook["url"].is_null(),
         "no webhook was configured: {webhook}"
+    );
+}
+
+async fn failed_transaction_without_case(app: &TestApp, partner: &str) -> String {
+    let data = app
+        .data(
+            &agent(),
+            r#"query($p: ID!) { transactions(first: 100, filter: { partnerId: $p, statuses: [FAILED, REJECTED, ACKNOWLEDGEMENT_OVERDUE] }) { edges { node { id cases { id } issues { id } } } } }"#,
+            json!({ "p": partner }),
+        )
+        .await;
+    nodes(&data["transactions"])
+        .into_iter()
+        .find(|t| {
+            t["cases"].as_array().unwrap().is_empty() && t["issues"].as_array().unwrap().is_empty()
+        })
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("{partner} has a failed transaction without a case"))
+}
+
+#[tokio::test]
+async fn escalating_the_same_failed_transactions_twice_or_concurrently_yields_one_case() {
+    let app = spawn_app().await;
+    let mut tx = None;
+    for p in ["TP-0013", "TP-0014", "TP-0015", "TP-0016"] {
+        let data = app
+            .data(&agent(), r#"query($p: ID!) { transactions(first: 100, filter: { partnerId: $p, statuses: [FAILED, REJECTED] }) { edges { node { id cases { id } } } } }"#, json!({ "p": p }))
+            .await;
+        tx = nodes(&data["transactions"])
+            .into_iter()
+            .find(|t| t["cases"].as_array().unwrap().is_empty())
+            .map(|t| t["id"].clone());
+        if tx.is_some() {
+            break;
+        }
+    }
+    let tx = tx.expect("a failed transaction without a case");
+    let token = agent();
+    let calls = (0..10).map(|_| {
+        app.graphql(
+            &token,
+            ESCALATE,
+            json!({ "input": { "transactionIds": [tx] } }),
+        )
+    });
+    let answers = futures::future::join_all(calls).await;
+    let mut ids: Vec<String> = answers
+        .iter()
+        .map(|a| {
+            a["data"]["escalate"]["case"]["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{a:#}"))
+                .to_owned()
+        })
+        .collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 1);
+    let later = app
+        .data(
+            &agent(),
+            ESCALATE,
+            json!({ "input": { "transactionIds": [tx] } }),
+        )
+        .await;
+    assert_eq!(later["escalate"]["case"]["id"], ids[0].as_str());
+    assert_eq!(later["escalate"]["created"], false);
+    let cases = app
+        .upstream(
+            Platform::CoreCase,
+            &format!("/api/v2/cases?transaction_ids={}", tx.as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(cases["data"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_failed_transaction_already_covered_by_a_case_gets_no_second_one() {
+    let app = spawn_app().await;
+    let tx = failed_transaction_without_case(&app, "TP-0017").await;
+    let first = app
+        .data(
+            &agent(),
+            ESCALATE,
+            json!({ "input": { "transactionIds": [tx] } }),
+        )
+        .await;
+    let case = first["escalate"]["case"]["id"].clone();
+    // The platform reports a new failure of the same transaction.
+    app.scenario(
+        Platform::TradingGrid,
+        "transaction-fails",
+        json!({ "transaction_id": tx, "status": "rejected" }),
+    )
+    .await;
+    app.webhooks_settled().await;
+    let cases = app
+        .upstream(
+            Platform::CoreCase,
+            &format!("/api/v2/cases?transaction_ids={tx}"),
+        )
+        .await;
+    let ids: Vec<&Value> = cases["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
+    assert_eq!(ids, vec![&case]);
+}
+
+#[tokio::test]
+async fn two_replicas_sharing_redis_open_one_case() {
+    let redis = test_redis().await;
+    let namespace = format!("replicas-{}", std::process::id());
+    let shared = [
+        ("GRIDCASE_REDIS_URL", redis.url.clone()),
+        ("GRIDCASE_REDIS_NAMESPACE", namespace),
+    ];
+    let app = spawn_app_with(&shared).await;
+    let (other, _stop) = start_gateway(&app.tg.base_url(), &app.cc.base_url(), &shared).await;
+    let issue = open_dispute(&app, "TP-0018").await;
+    let body = json!({ "query": ESCALATE, "variables": { "input": { "issueId": issue["id"] } } });
+    let calls = (0..20).map(|i| {
+        let url = if i % 2 == 0 {
+            app.url.clone()
+        } else {
+            other.clone()
+        };
+        let (http, body) = (app.http.clone(), body.clone());
+        async move {
+            let v: Value = http
+                .post(format!("{url}/graphql"))
+                .bearer_auth(agent())
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v
+        }
+    });
+    let answers = futures::future::join_all(calls).await;
+    let mut ids: Vec<&str> = answers
+        .iter()
+        .map(|a| {
+            a["data"]["escalate"]["case"]["id"]
+                .as_str()
+                .expect("a case")
+        })
+        .collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{answers:#?}");
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|a| a["data"]["escalate"]["created"] == true)
+            .count(),
+        1
     );
 }

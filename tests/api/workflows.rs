@@ -291,7 +291,7 @@ async fn job3_documents_link_once_and_partners_are_asked_for_more_through_the_co
         .iter()
         .map(|d| d["id"].clone())
         .collect();
-    let link = r#"mutation($c: ID!, $d: [ID!]!) { linkEvidence(input: { caseId: $c, documentIds: $d }) { case { evidence { id } } } }"#;
+    let link = r#"mutation($c: ID!, $d: [ID!]!) { linkEvidence(input: { caseId: $c, documentIds: $d }) { case { evidence { id } } pendingSteps { id lastError } } }"#;
     let data = app
         .data(&agent(), link, json!({ "c": case["id"], "d": ids }))
         .await;
@@ -302,6 +302,7 @@ async fn job3_documents_link_once_and_partners_are_asked_for_more_through_the_co
             .len(),
         before
     );
+    assert_eq!(data["linkEvidence"]["pendingSteps"], json!([]));
     let entries = app
         .upstream(
             Platform::CoreCase,
@@ -641,9 +642,65 @@ async fn job7_a_case_worker_resolving_on_core_case_reaches_the_partner_by_itself
                 "root_cause": "x", "corrective_actions": [], "shared_with_partner": false }),
     )
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let messages = app.community_messages(other["id"].as_str().unwrap()).await;
+    // The partner learns the case is resolved, and nothing of the unshared text.
+    let messages = eventually("the bare RESOLVED milestone is posted", || async {
+        let m = app.community_messages(other["id"].as_str().unwrap()).await;
+        m.iter()
+            .any(|m| m["body"].as_str().unwrap().contains("status: Resolved"))
+            .then_some(m)
+    })
+    .await;
     assert!(messages
         .iter()
         .all(|m| !m["body"].as_str().unwrap().contains("write-off")));
+}
+
+#[tokio::test]
+async fn job3_asking_again_after_documents_arrived_asks_again() {
+    let app = spawn_app().await;
+    let issue = open_issue(
+        &app,
+        "TP-0001",
+        &[
+            "SHIPMENT_DISCREPANCY",
+            "INVOICE_DISCREPANCY",
+            "ORDER_DISCREPANCY",
+        ],
+    )
+    .await;
+    let case = app
+        .data(
+            &agent(),
+            ESCALATE,
+            json!({ "input": { "issueId": issue["id"] } }),
+        )
+        .await["escalate"]["case"]
+        .clone();
+    let ask = r#"mutation($c: ID!) { requestDocuments(input: { caseId: $c, kinds: [INVOICE], message: "The corrected invoice, please." }) { case { milestone } pendingSteps { id } } }"#;
+    app.data(&agent(), ask, json!({ "c": case["id"] })).await;
+    // The case worker picks it up again, then needs another round.
+    app.scenario(
+        Platform::CoreCase,
+        "case-worker-moves-case",
+        json!({ "case_id": case["id"], "status": "in_progress" }),
+    )
+    .await;
+    let again = app.data(&agent(), ask, json!({ "c": case["id"] })).await;
+    assert_eq!(
+        again["requestDocuments"]["case"]["milestone"],
+        "AWAITING_DOCUMENTS"
+    );
+    assert_eq!(again["requestDocuments"]["pendingSteps"], json!([]));
+    let asks = app
+        .community_messages(issue["id"].as_str().unwrap())
+        .await
+        .into_iter()
+        .filter(|m| {
+            m["body"]
+                .as_str()
+                .unwrap()
+                .contains("The corrected invoice, please.")
+        })
+        .count();
+    assert_eq!(asks, 2);
 }
