@@ -13,7 +13,7 @@ use url::Url;
 
 use super::{Content, Result, UpstreamError};
 use crate::config::Secret;
-use crate::domain::Platform;
+use crate::domain::{Page, PageRequest, Platform};
 
 /// How to reach one platform.
 #[derive(Debug, Clone)]
@@ -31,6 +31,22 @@ pub(crate) struct HttpSettings {
     pub max_retry_after: Duration,
 }
 
+/// How a platform pages its lists: parameter names and limits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Paging {
+    pub limit_param: &'static str,
+    pub cursor_param: &'static str,
+    /// Largest page the platform serves.
+    pub max_page: usize,
+    /// Most ids one batch lookup may carry.
+    pub max_ids: usize,
+}
+
+/// A platform's page body: its items and the cursor of the next page.
+pub(crate) trait WirePage<T>: DeserializeOwned {
+    fn into_parts(self) -> (Vec<T>, Option<String>);
+}
+
 /// Extracts `(code, message)` from a platform's error body.
 pub(crate) type ErrorParser = fn(&[u8]) -> Option<(String, String)>;
 
@@ -42,6 +58,7 @@ struct CachedToken {
 pub(crate) struct UpstreamHttp {
     settings: HttpSettings,
     client: reqwest::Client,
+    paging: Paging,
     /// For document bytes: a total timeout would cut off a large download midway,
     /// so this one bounds connecting and each read instead.
     content_client: reqwest::Client,
@@ -59,7 +76,7 @@ struct TokenAnswer {
 }
 
 impl UpstreamHttp {
-    pub fn new(settings: HttpSettings, parse_error: ErrorParser) -> Self {
+    pub fn new(settings: HttpSettings, parse_error: ErrorParser, paging: Paging) -> Self {
         let builder = || {
             reqwest::Client::builder()
                 .connect_timeout(settings.connect_timeout)
@@ -77,6 +94,7 @@ impl UpstreamHttp {
         Self {
             settings,
             client,
+            paging,
             content_client,
             parse_error,
             token: Mutex::new(None),
@@ -259,6 +277,71 @@ impl UpstreamHttp {
             tracing::debug!(%platform, operation, attempt, ?backoff, "retrying upstream call");
             tokio::time::sleep(backoff).await;
         }
+    }
+
+    /// Every item matching `query`, across as many pages as it takes.
+    pub async fn all<T, P: WirePage<T>>(
+        &self,
+        operation: &'static str,
+        path: &str,
+        query: Vec<(&'static str, String)>,
+    ) -> Result<Vec<T>> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let mut q = query.clone();
+            q.push((self.paging.limit_param, self.paging.max_page.to_string()));
+            if let Some(c) = cursor.take() {
+                q.push((self.paging.cursor_param, c));
+            }
+            let (page, next) = self.get_json::<P>(operation, path, &q).await?.into_parts();
+            items.extend(page);
+            match next {
+                Some(next) => {
+                    next_page(self.platform(), operation, &mut seen, &next)?;
+                    cursor = Some(next);
+                }
+                None => return Ok(items),
+            }
+        }
+    }
+
+    /// Batch lookup: one call per chunk of ids the platform accepts, chunks in parallel.
+    pub async fn by_ids<T, P: WirePage<T>, I: AsRef<str>>(
+        &self,
+        operation: &'static str,
+        path: &str,
+        param: &'static str,
+        ids: &[I],
+    ) -> Result<Vec<T>> {
+        let calls = chunks(ids, self.paging.max_ids)
+            .into_iter()
+            .map(|chunk| self.all::<T, P>(operation, path, vec![(param, chunk)]));
+        let pages = futures::future::try_join_all(calls).await?;
+        Ok(pages.into_iter().flatten().collect())
+    }
+
+    /// One page of a list.
+    pub async fn page<T, P: WirePage<T>>(
+        &self,
+        operation: &'static str,
+        path: &str,
+        mut query: Vec<(&'static str, String)>,
+        page: PageRequest,
+    ) -> Result<Page<T>> {
+        query.push((
+            self.paging.limit_param,
+            page.limit.clamp(1, self.paging.max_page).to_string(),
+        ));
+        if let Some(c) = page.cursor {
+            query.push((self.paging.cursor_param, c));
+        }
+        let (items, next_cursor) = self
+            .get_json::<P>(operation, path, &query)
+            .await?
+            .into_parts();
+        Ok(Page { items, next_cursor })
     }
 
     pub async fn get_json<T: DeserializeOwned>(

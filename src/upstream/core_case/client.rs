@@ -7,7 +7,7 @@ use reqwest::Method;
 
 use super::{map, wire, CoreCase, MAX_IDS};
 use crate::domain::*;
-use crate::upstream::http::{chunks, next_page};
+use crate::upstream::http::{Paging, WirePage};
 use crate::upstream::{Content, Result, UpstreamError, UpstreamHttp};
 
 /// Core Case pages hold at most 100 records.
@@ -20,7 +20,16 @@ pub(crate) struct CoreCaseClient {
 impl CoreCaseClient {
     pub fn new(settings: crate::upstream::HttpSettings) -> Self {
         Self {
-            http: UpstreamHttp::new(settings, map::error),
+            http: UpstreamHttp::new(
+                settings,
+                map::error,
+                Paging {
+                    limit_param: "page_size",
+                    cursor_param: "page_token",
+                    max_page: MAX_PAGE,
+                    max_ids: MAX_IDS,
+                },
+            ),
         }
     }
 
@@ -30,25 +39,9 @@ impl CoreCaseClient {
         path: &str,
         query: Vec<(&'static str, String)>,
     ) -> Result<Vec<T>> {
-        let mut items = Vec::new();
-        let mut token: Option<String> = None;
-        let mut seen = std::collections::HashSet::new();
-        loop {
-            let mut q = query.clone();
-            q.push(("page_size", MAX_PAGE.to_string()));
-            if let Some(t) = token.take() {
-                q.push(("page_token", t));
-            }
-            let page: wire::Page<T> = self.http.get_json(operation, path, &q).await?;
-            items.extend(page.data);
-            match page.next_page_token {
-                Some(next) => {
-                    next_page(self.http.platform(), operation, &mut seen, &next)?;
-                    token = Some(next);
-                }
-                None => return Ok(items),
-            }
-        }
+        self.http
+            .all::<T, wire::Page<T>>(operation, path, query)
+            .await
     }
 
     async fn by_ids<T: serde::de::DeserializeOwned, I: AsRef<str>>(
@@ -58,29 +51,27 @@ impl CoreCaseClient {
         param: &'static str,
         ids: &[I],
     ) -> Result<Vec<T>> {
-        let calls = chunks(ids, MAX_IDS)
-            .into_iter()
-            .map(|chunk| self.all::<T>(operation, path, vec![(param, chunk)]));
-        let pages = futures::future::try_join_all(calls).await?;
-        Ok(pages.into_iter().flatten().collect())
+        self.http
+            .by_ids::<T, wire::Page<T>, I>(operation, path, param, ids)
+            .await
     }
 
     async fn page<T: serde::de::DeserializeOwned>(
         &self,
         operation: &'static str,
         path: &str,
-        mut query: Vec<(&'static str, String)>,
+        query: Vec<(&'static str, String)>,
         page: PageRequest,
     ) -> Result<Page<T>> {
-        query.push(("page_size", page.limit.clamp(1, MAX_PAGE).to_string()));
-        if let Some(c) = page.cursor {
-            query.push(("page_token", c));
-        }
-        let page: wire::Page<T> = self.http.get_json(operation, path, &query).await?;
-        Ok(Page {
-            items: page.data,
-            next_cursor: page.next_page_token,
-        })
+        self.http
+            .page::<T, wire::Page<T>>(operation, path, query, page)
+            .await
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> WirePage<T> for wire::Page<T> {
+    fn into_parts(self) -> (Vec<T>, Option<String>) {
+        (self.data, self.next_page_token)
     }
 }
 

@@ -7,7 +7,7 @@ use reqwest::Method;
 
 use super::{map, wire, TradingGrid, MAX_IDS};
 use crate::domain::*;
-use crate::upstream::http::{chunks, next_page};
+use crate::upstream::http::{Paging, WirePage};
 use crate::upstream::{Content, Result, UpstreamError, UpstreamHttp};
 
 pub(crate) struct TradingGridClient {
@@ -17,39 +17,30 @@ pub(crate) struct TradingGridClient {
 impl TradingGridClient {
     pub fn new(settings: crate::upstream::HttpSettings) -> Self {
         Self {
-            http: UpstreamHttp::new(settings, map::error),
+            http: UpstreamHttp::new(
+                settings,
+                map::error,
+                Paging {
+                    limit_param: "limit",
+                    cursor_param: "cursor",
+                    max_page: MAX_IDS,
+                    max_ids: MAX_IDS,
+                },
+            ),
         }
     }
 
-    /// Every item matching `query`, across as many pages as it takes.
     async fn all<T: serde::de::DeserializeOwned>(
         &self,
         operation: &'static str,
         path: &str,
         query: Vec<(&'static str, String)>,
     ) -> Result<Vec<T>> {
-        let mut items = Vec::new();
-        let mut cursor: Option<String> = None;
-        let mut seen = std::collections::HashSet::new();
-        loop {
-            let mut q = query.clone();
-            q.push(("limit", MAX_IDS.to_string()));
-            if let Some(c) = cursor.take() {
-                q.push(("cursor", c));
-            }
-            let page: wire::Page<T> = self.http.get_json(operation, path, &q).await?;
-            items.extend(page.items);
-            match page.next_cursor {
-                Some(next) => {
-                    next_page(self.http.platform(), operation, &mut seen, &next)?;
-                    cursor = Some(next);
-                }
-                None => return Ok(items),
-            }
-        }
+        self.http
+            .all::<T, wire::Page<T>>(operation, path, query)
+            .await
     }
 
-    /// Batch lookup: one call per chunk of ids, chunks in parallel.
     async fn by_ids<T: serde::de::DeserializeOwned, I: AsRef<str>>(
         &self,
         operation: &'static str,
@@ -57,29 +48,27 @@ impl TradingGridClient {
         param: &'static str,
         ids: &[I],
     ) -> Result<Vec<T>> {
-        let calls = chunks(ids, MAX_IDS)
-            .into_iter()
-            .map(|chunk| self.all::<T>(operation, path, vec![(param, chunk)]));
-        let pages = futures::future::try_join_all(calls).await?;
-        Ok(pages.into_iter().flatten().collect())
+        self.http
+            .by_ids::<T, wire::Page<T>, I>(operation, path, param, ids)
+            .await
     }
 
     async fn page<T: serde::de::DeserializeOwned>(
         &self,
         operation: &'static str,
         path: &str,
-        mut query: Vec<(&'static str, String)>,
+        query: Vec<(&'static str, String)>,
         page: PageRequest,
     ) -> Result<Page<T>> {
-        query.push(("limit", page.limit.clamp(1, MAX_IDS).to_string()));
-        if let Some(c) = page.cursor {
-            query.push(("cursor", c));
-        }
-        let page: wire::Page<T> = self.http.get_json(operation, path, &query).await?;
-        Ok(Page {
-            items: page.items,
-            next_cursor: page.next_cursor,
-        })
+        self.http
+            .page::<T, wire::Page<T>>(operation, path, query, page)
+            .await
+    }
+}
+
+impl<T: serde::de::DeserializeOwned> WirePage<T> for wire::Page<T> {
+    fn into_parts(self) -> (Vec<T>, Option<String>) {
+        (self.items, self.next_cursor)
     }
 }
 
