@@ -666,4 +666,52 @@ mod tests {
             assert!(s.resolve(false).is_err(), "{k}={v} accepted");
         }
     }
+
+    #[test]
+    fn rules_default_on_and_switch_off_in_the_file() {
+        let dir = std::env::temp_dir().join(format!("gridcase-cfg3-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gridcase.toml");
+        std::fs::write(
+            &path,
+            "webhook_secret = \"a-webhook-secret-of-length\"\n[rules]\ndisputes = false\npoll_interval_ms = 500\n",
+        )
+        .unwrap();
+        let s = Settings::load(
+            Some(&path),
+            &env(&[
+                ("GRIDCASE_TRADING_GRID_URL", "http://tg.example"),
+                ("GRIDCASE_CORE_CASE_URL", "http://cc.example"),
+                ("GRIDCASE_JWT_SECRET", SECRET),
+            ]),
+        )
+        .unwrap();
+        let c = s.resolve(false).unwrap();
+        assert!(!c.rules.disputes);
+        assert!(c.rules.transaction_exceptions && c.rules.milestones);
+        assert_eq!(c.rules.poll_interval, Some(Duration::from_millis(500)));
+        assert!(c.webhook_secret.is_some());
+        assert!(c.redis_url.is_none());
+    }
+
+    #[test]
+    fn a_short_webhook_secret_or_a_non_redis_url_is_refused() {
+        for (k, v) in [
+            ("GRIDCASE_WEBHOOK_SECRET", "short"),
+            ("GRIDCASE_REDIS_URL", "http://127.0.0.1:6379"),
+        ] {
+            let s = Settings::load(
+                None,
+                &env(&[
+                    ("GRIDCASE_TRADING_GRID_URL", "http://tg.example"),
+                    ("GRIDCASE_CORE_CASE_URL", "http://cc.example"),
+                    ("GRIDCASE_JWT_SECRET", SECRET),
+                    (k, v),
+                ]),
+            )
+            .unwrap();
+            let err = s.resolve(false).unwrap_err().to_string();
+            assert!(err.contains(k), "{k}: {err}");
+        }
+    }
 }
