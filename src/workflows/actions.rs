@@ -115,6 +115,12 @@ fn link_of(d: &Document) -> Option<EvidenceLink> {
     }
 }
 
+/// The escalation steps of a case share one key space, whichever way the case
+/// was reached (its issue, or a transaction it covers).
+fn escalation_workflow(case: &Case) -> String {
+    format!("escalation:{}", case.id)
+}
+
 /// Wait out another holder of `key`: `Some(result)` once it finished, `None` when
 /// the key became ours.
 async fn claim_or_wait(
@@ -289,21 +295,35 @@ impl Workflows {
             None => vec![],
         };
 
-        // Already escalated (by an earlier run, a case worker, another replica):
-        // finish what an interrupted run may have left undone — every step is keyed,
-        // so what was done is not done again.
+        // Already escalated (by an earlier run, a case worker, another replica).
+        // If this gateway opened it and it is still open, finish what an interrupted
+        // run may have left undone: steps are keyed by case and what they are, so
+        // what was done is not done again. Cases opened elsewhere are left alone.
         if let Some(case_id) = self.open_case_for(origin, issue.as_ref()).await? {
             let case = self.case(&case_id).await?;
+            let open = !matches!(case.status, CaseStatus::Resolved | CaseStatus::Closed);
+            let ours = self
+                .store
+                .audit_list(case.id.as_str())
+                .await?
+                .iter()
+                .any(|a| a.action == "case_created");
             let discussion = match &issue {
                 Some(i) => Some(i.id.clone()),
                 None => self.discussion_of(&case).await?,
             };
             let pending = match discussion {
-                Some(d) => {
-                    let steps = self.escalation_steps(&case, &d, &documents, input.note.as_deref());
-                    self.run(case.id.as_str(), actor, natural, steps).await?
+                Some(d) if open && ours => {
+                    let docs = if case.origin == *origin {
+                        &documents[..]
+                    } else {
+                        &[]
+                    };
+                    let steps = self.escalation_steps(&case, &d, docs, input.note.as_deref());
+                    self.run(case.id.as_str(), actor, &escalation_workflow(&case), steps)
+                        .await?
                 }
-                None => self.pending(&case.id).await?,
+                _ => self.pending(&case.id).await?,
             };
             return Ok(Outcome {
                 case,
@@ -456,7 +476,9 @@ impl Workflows {
             .await;
         }
         let steps = self.escalation_steps(&case, &discussion, &documents, input.note.as_deref());
-        let pending = self.run(case.id.as_str(), actor, natural, steps).await?;
+        let pending = self
+            .run(case.id.as_str(), actor, &escalation_workflow(&case), steps)
+            .await?;
         Ok(Outcome {
             case,
             created,
@@ -659,11 +681,9 @@ impl Workflows {
                 milestone_name(m)
             )));
         }
-        self.claim_announcement(&case.id, milestone).await?;
         let pending = self
             .announce(actor, &case, message.map(str::to_owned), &occurrence())
             .await?;
-        self.finish_announcement(&case.id, milestone, true).await?;
         Ok(Outcome {
             case,
             created: false,

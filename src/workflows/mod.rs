@@ -87,7 +87,7 @@ const REMEMBER: Duration = Duration::from_secs(7 * 24 * 3600);
 const CLAIM_LEASE: Duration = Duration::from_secs(30);
 /// Steps are written to the outbox this long before they are due, so the worker
 /// only takes them if the run that wrote them did not finish.
-const WRITE_AHEAD_SECS: i64 = 30;
+const WRITE_AHEAD_SECS: i64 = 120;
 /// Retries before a step stops (≈ 45 minutes at the longest backoff).
 const MAX_ATTEMPTS: u32 = 50;
 /// How long "this milestone was just announced" suppresses the rule's own
@@ -358,7 +358,7 @@ impl Workflows {
     pub async fn drain_outbox(&self) -> Result<usize> {
         let due = self
             .store
-            .outbox_claim_due(Utc::now(), 20, Duration::from_secs(30))
+            .outbox_claim_due(Utc::now(), 10, Duration::from_secs(120))
             .await?;
         let mut done = 0;
         for entry in due {
@@ -380,13 +380,19 @@ impl Workflows {
                     !entry.workflow.is_empty()
                         && p.workflow == entry.workflow
                         && p.order < entry.order
+                        // A step that was given up on holds nothing back.
+                        && p.attempts < MAX_ATTEMPTS
                 })
                 .map(|p| p.next_at)
                 .min();
             if let Some(at) = blocker {
                 let next_at = at.max(Utc::now()) + chrono::Duration::milliseconds(100);
                 self.store
-                    .outbox_push(OutboxEntry { next_at, ..entry })
+                    .outbox_push(OutboxEntry {
+                        next_at,
+                        last_error: Some("waiting for an earlier step of the same action".into()),
+                        ..entry
+                    })
                     .await?;
                 continue;
             }
@@ -404,7 +410,14 @@ impl Workflows {
                     done += 1;
                 }
                 Err(e) => {
-                    let attempts = entry.attempts + 1;
+                    // A refusal no retry can change (bad request, gone) is given up at once.
+                    let permanent = matches!(&e, UpstreamError::Status { status, .. }
+                        if (400..500).contains(status) && ![408, 409, 429].contains(status));
+                    let attempts = if permanent {
+                        MAX_ATTEMPTS
+                    } else {
+                        entry.attempts + 1
+                    };
                     tracing::warn!(error = %e, id = entry.id, attempts, "outbox step failed again");
                     // Past the limit the step stops retrying but stays visible in
                     // `pendingSteps` (and the activity) for someone to look at.
