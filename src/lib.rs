@@ -14,7 +14,8 @@
 //! - `domain`   — ids that parse, enums, status → milestone, records; no I/O
 //! - `upstream` — Trading Grid and Core Case connectors: wire models, mapping, HTTP clients
 //! - `graphql`  — schema, query resolvers, types, loaders, errors
-//! - `http`     — router: `/graphql`, `/documents/{id}/content`, `/webhooks/{platform}`, `/healthz`, `/readyz`
+//! - `http`     — router: `/graphql`, `/documents/{id}/content`, `/webhooks/{platform}`, `/healthz`, `/readyz`, `/metrics`
+//! - `metrics`  — Prometheus counters
 //! - `workflows`— the use cases as idempotent step sequences; the outbox worker
 //! - `rules`    — platform events (webhooks, feed polling) → workflows
 //! - `store`    — idempotency keys, outbox, webhook dedupe, activity: memory or Redis
@@ -27,6 +28,7 @@ pub mod domain;
 pub mod events;
 pub mod graphql;
 mod http;
+pub mod metrics;
 pub mod rules;
 pub mod sim;
 pub mod store;
@@ -56,7 +58,11 @@ pub struct App {
     cc: Arc<dyn upstream::CoreCase>,
 }
 
-fn http_settings(platform: Platform, p: &PlatformConfig) -> HttpSettings {
+fn http_settings(
+    platform: Platform,
+    p: &PlatformConfig,
+    metrics: &Arc<metrics::Metrics>,
+) -> HttpSettings {
     HttpSettings {
         platform,
         base_url: p.url.clone(),
@@ -67,6 +73,7 @@ fn http_settings(platform: Platform, p: &PlatformConfig) -> HttpSettings {
         connect_timeout: p.connect_timeout,
         retries: p.retries,
         max_retry_after: std::time::Duration::from_secs(2),
+        metrics: metrics.clone(),
     }
 }
 
@@ -74,13 +81,16 @@ impl App {
     /// Wire everything from `config` and bind its listen address (port 0 allowed;
     /// [`App::addr`] tells the real one).
     pub async fn build(config: Config) -> anyhow::Result<App> {
+        let metrics = Arc::new(metrics::Metrics::new());
         let tg: Arc<dyn upstream::TradingGrid> = Arc::new(TradingGridClient::new(http_settings(
             Platform::TradingGrid,
             &config.trading_grid,
+            &metrics,
         )));
         let cc: Arc<dyn upstream::CoreCase> = Arc::new(CoreCaseClient::new(http_settings(
             Platform::CoreCase,
             &config.core_case,
+            &metrics,
         )));
         let public_url = config
             .public_url
@@ -100,6 +110,7 @@ impl App {
             cc.clone(),
             store.clone(),
             Arc::new(events::MemoryBus::default()),
+            metrics.clone(),
         ));
         let rules = Arc::new(rules::RuleEngine::new(
             workflows.clone(),
@@ -123,6 +134,7 @@ impl App {
             store,
             rules: rules.clone(),
             webhook_secret: config.webhook_secret.clone(),
+            metrics,
         };
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;

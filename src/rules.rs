@@ -39,6 +39,22 @@ impl RuleEngine {
     /// Handle one event at most once. A failure releases it, so a redelivery (or
     /// the next poll) tries again instead of losing it.
     pub async fn handle(&self, event: PlatformEvent) -> Result<Handled, WorkflowError> {
+        let platform = event.platform;
+        let handled = self.handle_once(event).await;
+        let result = match &handled {
+            Ok(Handled::Processed) => "processed",
+            Ok(Handled::Duplicate) => "duplicate",
+            Ok(Handled::InProgress) => "in_progress",
+            Err(_) => "failed",
+        };
+        self.workflows.metrics().inc(
+            "gridcase_events_total",
+            &[("platform", platform.slug()), ("result", result)],
+        );
+        handled
+    }
+
+    async fn handle_once(&self, event: PlatformEvent) -> Result<Handled, WorkflowError> {
         let key = format!("event:{}:{}", event.platform, event.id);
         let store = self.workflows.store();
         match store

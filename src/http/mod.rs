@@ -30,6 +30,7 @@ pub(crate) struct AppState {
     pub store: Arc<dyn crate::store::Store>,
     pub rules: Arc<crate::rules::RuleEngine>,
     pub webhook_secret: Option<crate::config::Secret>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Every route. No socket needed: tests may `oneshot` it.
@@ -43,8 +44,47 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/webhooks/{platform}", post(webhooks::receive))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// `GET /metrics`: Prometheus text. Aggregate counts only, no ids or payloads.
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Count every answered request by its route template (never the raw path, which
+/// carries ids) and status.
+async fn count_requests(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().as_str().to_owned();
+    let resp = next.run(req).await;
+    state.metrics.inc(
+        "gridcase_http_requests_total",
+        &[
+            ("method", &method),
+            ("route", &route),
+            ("status", resp.status().as_str()),
+        ],
+    );
+    resp
 }
 
 /// A GraphQL-shaped error answer for failures before GraphQL runs.

@@ -87,6 +87,10 @@ pub(crate) async fn receive(
         Ok(id) => id,
         Err(why) => {
             tracing::warn!(%platform, why, "webhook refused");
+            state.metrics.inc(
+                "gridcase_webhooks_total",
+                &[("platform", platform.slug()), ("result", "refused")],
+            );
             return error_response(
                 StatusCode::UNAUTHORIZED,
                 code::UNAUTHENTICATED,
@@ -130,6 +134,16 @@ pub(crate) async fn receive(
             );
         }
     };
+    let result = match &handled {
+        Ok(Handled::Processed) => "processed",
+        Ok(Handled::Duplicate) => "duplicate",
+        Ok(Handled::InProgress) => "in_progress",
+        Err(_) => "failed",
+    };
+    state.metrics.inc(
+        "gridcase_webhooks_total",
+        &[("platform", platform.slug()), ("result", result)],
+    );
     match handled {
         Ok(Handled::Processed) => {
             Json(serde_json::json!({ "status": "processed" })).into_response()

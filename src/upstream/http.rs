@@ -29,6 +29,7 @@ pub(crate) struct HttpSettings {
     pub retries: u32,
     /// Longest `Retry-After` the gateway waits out inside one request.
     pub max_retry_after: Duration,
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// How a platform pages its lists: parameter names and limits.
@@ -236,7 +237,16 @@ impl UpstreamHttp {
             if let Some(key) = idempotency_key {
                 req = req.header("idempotency-key", key);
             }
+            let started = Instant::now();
             let outcome = req.send().await;
+            let label = match &outcome {
+                Ok(r) if r.status().is_success() => "ok".to_owned(),
+                Ok(r) => r.status().as_u16().to_string(),
+                Err(_) => "error".to_owned(),
+            };
+            self.settings
+                .metrics
+                .upstream(platform.slug(), operation, &label, started.elapsed());
             let retry_after = match outcome {
                 Ok(resp) if resp.status().is_success() => return Ok(resp),
                 Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED && !refreshed => {

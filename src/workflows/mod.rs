@@ -112,6 +112,7 @@ pub struct Workflows {
     store: Arc<dyn Store>,
     bus: Arc<MemoryBus>,
     poster: Poster,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Workflows {
@@ -120,17 +121,23 @@ impl Workflows {
         cc: Arc<dyn CoreCase>,
         store: Arc<dyn Store>,
         bus: Arc<MemoryBus>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         Self {
             tg,
             cc,
             store,
             bus,
+            metrics,
             poster: Poster {
                 id: "gridcase".into(),
                 name: "Partner Operations".into(),
             },
         }
+    }
+
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -139,6 +146,11 @@ impl Workflows {
 
     pub fn bus(&self) -> &Arc<MemoryBus> {
         &self.bus
+    }
+
+    fn count_step(&self, outcome: &str) {
+        self.metrics
+            .inc("gridcase_workflow_steps_total", &[("outcome", outcome)]);
     }
 
     async fn audit(
@@ -305,6 +317,7 @@ impl Workflows {
             if failed.is_none() {
                 match self.execute(&entry.id, &step).await {
                     Ok(ids) => {
+                        self.count_step("done");
                         self.store.outbox_complete(&entry.id).await?;
                         self.audit(case, actor, step.action(), ids, Some(step.describe()))
                             .await;
@@ -323,6 +336,7 @@ impl Workflows {
                 last_error: failed.clone(),
                 ..entry
             };
+            self.count_step("deferred");
             self.store.outbox_push(retry.clone()).await?;
             self.audit(case, actor, "step_deferred", vec![], Some(step.describe()))
                 .await;
@@ -398,6 +412,7 @@ impl Workflows {
             }
             match self.execute(&entry.id, &step).await {
                 Ok(ids) => {
+                    self.count_step("done");
                     self.store.outbox_complete(&entry.id).await?;
                     self.audit(
                         &entry.case_id,
@@ -421,6 +436,11 @@ impl Workflows {
                     tracing::warn!(error = %e, id = entry.id, attempts, "outbox step failed again");
                     // Past the limit the step stops retrying but stays visible in
                     // `pendingSteps` (and the activity) for someone to look at.
+                    self.count_step(if attempts >= MAX_ATTEMPTS {
+                        "abandoned"
+                    } else {
+                        "retried"
+                    });
                     let (next_at, last_error) = if attempts >= MAX_ATTEMPTS {
                         self.audit(
                             &entry.case_id,

@@ -203,3 +203,27 @@ async fn health_and_readiness_follow_the_upstreams() {
     assert_eq!(body["trading_grid"], "unavailable");
     assert_eq!(body["core_case"], "ok");
 }
+
+#[tokio::test]
+async fn metrics_count_requests_and_upstream_calls() {
+    let app = spawn_app().await;
+    app.data(&agent(), DASHBOARD, json!({})).await;
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"gridcase_upstream_requests_total{platform="trading-grid",operation="list_discussions",outcome="ok"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains(
+        r#"gridcase_http_requests_total{method="POST",route="/graphql",status="200"} 1"#
+    ));
+    // Route templates, never ids.
+    assert!(!text.contains("DSC-"));
+}
