@@ -6,8 +6,9 @@
 use async_graphql::Enum;
 
 /// The partner-safe progress of a case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, serde::Serialize, serde::Deserialize)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Milestone {
     /// The case exists and will be looked at.
     Received,

@@ -17,7 +17,7 @@ pub use steps::Step;
 
 use crate::domain::partner_view::{self, PartnerCaseView};
 use crate::domain::*;
-use crate::events::MemoryBus;
+use crate::events::MilestoneBus;
 use crate::store::{AuditEntry, Claim, OutboxEntry, Store, StoreError};
 use crate::upstream::{CoreCase, TradingGrid, UpstreamError};
 use steps::*;
@@ -110,7 +110,7 @@ pub struct Workflows {
     tg: Arc<dyn TradingGrid>,
     cc: Arc<dyn CoreCase>,
     store: Arc<dyn Store>,
-    bus: Arc<MemoryBus>,
+    bus: Arc<dyn MilestoneBus>,
     poster: Poster,
     metrics: Arc<crate::metrics::Metrics>,
 }
@@ -120,7 +120,7 @@ impl Workflows {
         tg: Arc<dyn TradingGrid>,
         cc: Arc<dyn CoreCase>,
         store: Arc<dyn Store>,
-        bus: Arc<MemoryBus>,
+        bus: Arc<dyn MilestoneBus>,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Self {
         Self {
@@ -144,7 +144,7 @@ impl Workflows {
         &self.store
     }
 
-    pub fn bus(&self) -> &Arc<MemoryBus> {
+    pub fn bus(&self) -> &Arc<dyn MilestoneBus> {
         &self.bus
     }
 
@@ -264,18 +264,35 @@ impl Workflows {
                 vec![tg(i.id.as_str())]
             }
             Step::PublishMilestone { .. } => {
-                // Like the upstream writes, once per step key.
-                let first = self
+                // Like the upstream writes, once per step key: claimed, published,
+                // then recorded; a failed publish gives the claim back for the retry.
+                let marker = format!("published:{key}");
+                let store_err = |e: StoreError| UpstreamError::Decode {
+                    platform: Platform::CoreCase,
+                    operation: "publish_milestone",
+                    detail: e.to_string(),
+                };
+                let claim = self
                     .store
-                    .first_delivery(&format!("published:{key}"), REMEMBER)
+                    .idem_begin(&marker, "publish", CLAIM_LEASE)
                     .await
-                    .map_err(|e| UpstreamError::Decode {
-                        platform: Platform::CoreCase,
-                        operation: "publish_milestone",
-                        detail: e.to_string(),
-                    })?;
-                if let (true, Some(e)) = (first, step.milestone_event()) {
-                    self.bus.publish(e);
+                    .map_err(store_err)?;
+                if let (Claim::Claimed, Some(e)) = (claim, step.milestone_event()) {
+                    match self.bus.publish(e).await {
+                        Ok(_) => self
+                            .store
+                            .idem_finish(&marker, "publish", "done", REMEMBER)
+                            .await
+                            .map_err(store_err)?,
+                        Err(err) => {
+                            let _ = self.store.idem_release(&marker).await;
+                            return Err(UpstreamError::Decode {
+                                platform: Platform::CoreCase,
+                                operation: "publish_milestone",
+                                detail: err.to_string(),
+                            });
+                        }
+                    }
                 }
                 vec![]
             }

@@ -166,7 +166,7 @@ impl Step {
                 milestone,
                 message,
             } => Some(MilestoneEvent {
-                sequence: 0,
+                cursor: String::new(),
                 case_id: CaseId::from_upstream(case_id.clone()),
                 case_number: case_number.clone(),
                 partner_id: PartnerId::from_upstream(partner_id.clone()),
