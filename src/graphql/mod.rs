@@ -7,11 +7,12 @@ mod fetch;
 mod loaders;
 mod mutation;
 mod query;
+mod subscription;
 mod types;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, Schema};
+use async_graphql::{Context, Schema};
 
 use crate::auth::Principal;
 use crate::config::Limits;
@@ -20,8 +21,9 @@ use crate::upstream::{CoreCase, TradingGrid};
 pub(crate) use loaders::Loaders;
 pub use mutation::Mutation;
 pub use query::Query;
+pub use subscription::Subscription;
 
-pub type GatewaySchema = Schema<Query, Mutation, EmptySubscription>;
+pub type GatewaySchema = Schema<Query, Mutation, Subscription>;
 
 /// Long-lived services every request shares (schema data).
 pub(crate) struct Services {
@@ -58,13 +60,11 @@ pub(crate) fn scope<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a RequestS
 
 /// The schema without any services: enough to print the SDL.
 pub fn sdl() -> String {
-    Schema::build(Query, Mutation, EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(Query, Mutation, Subscription).finish().sdl()
 }
 
 pub(crate) fn build(services: Services, limits: &Limits) -> GatewaySchema {
-    Schema::build(Query, Mutation, EmptySubscription)
+    Schema::build(Query, Mutation, Subscription)
         .data(services)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)

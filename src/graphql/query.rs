@@ -37,7 +37,7 @@ fn parse_id<T>(id: &ID, parse: fn(&str) -> std::result::Result<T, InvalidId>) ->
 
 /// The partner a list may show: a partner caller only ever its own; asking for
 /// another partner is refused rather than silently answered with nothing.
-fn scope_partner(ctx: &Context<'_>, asked: Option<&ID>) -> Result<Option<PartnerId>> {
+pub(crate) fn scope_partner(ctx: &Context<'_>, asked: Option<&ID>) -> Result<Option<PartnerId>> {
     let s = scope(ctx)?;
     let asked = asked.map(|id| parse_id(id, PartnerId::parse)).transpose()?;
     match (s.principal.partner(), asked) {

@@ -48,6 +48,7 @@ pub(crate) async fn get_graphql(
         return Html(
             GraphiQLSource::build()
                 .endpoint("/graphql")
+                .subscription_endpoint("/graphql/ws")
                 .title("gridcase")
                 .finish(),
         )
@@ -142,6 +143,45 @@ async fn execute(
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
+}
+
+/// `GET /graphql/ws`: subscriptions over graphql-transport-ws (and the legacy
+/// graphql-ws). The bearer token comes in the `connection_init` payload as
+/// `{"Authorization": "Bearer …"}`; without a valid one the connection is refused.
+pub(crate) async fn websocket(
+    State(state): State<AppState>,
+    protocol: async_graphql_axum::GraphQLProtocol,
+    upgrade: axum::extract::WebSocketUpgrade,
+) -> Response {
+    upgrade
+        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            let schema = state.schema.clone();
+            let verifier = state.verifier.clone();
+            async_graphql_axum::GraphQLWebSocket::new(socket, state.schema, protocol)
+                .on_connection_init(move |payload| async move {
+                    let token = ["Authorization", "authorization"]
+                        .iter()
+                        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
+                        .and_then(|v| {
+                            v.strip_prefix("Bearer ")
+                                .or_else(|| v.strip_prefix("bearer "))
+                        })
+                        .map(str::trim)
+                        .ok_or_else(|| async_graphql::Error::new("a bearer token is required"))?;
+                    let principal = verifier.verify(token).map_err(|e| {
+                        tracing::info!(error = %e, "refused websocket token");
+                        async_graphql::Error::new("the bearer token is invalid or expired")
+                    })?;
+                    let services = schema
+                        .data::<Services>()
+                        .ok_or_else(|| async_graphql::Error::new("internal error"))?;
+                    let mut data = async_graphql::Data::default();
+                    data.insert(RequestScope::new(principal, services));
+                    Ok(data)
+                })
+                .serve()
+        })
 }
 
 /// Whether a document's operation is a mutation (first operation keyword).

@@ -40,6 +40,7 @@ pub(crate) fn router(state: AppState) -> Router {
             "/graphql",
             get(graphql::get_graphql).post(graphql::post_graphql),
         )
+        .route("/graphql/ws", get(graphql::websocket))
         .route("/documents/{id}/content", get(documents::content))
         .route("/webhooks/{platform}", post(webhooks::receive))
         .route("/healthz", get(health::healthz))

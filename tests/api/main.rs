@@ -7,4 +7,5 @@ mod isolation;
 mod queries;
 mod relations;
 mod robustness;
+mod subscriptions;
 mod workflows;

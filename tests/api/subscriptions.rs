@@ -1,0 +1,163 @@
+//! `caseMilestones` over `/graphql/ws` (graphql-transport-ws).
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::helpers::*;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connect and authenticate; `None` when the server refuses the connection.
+async fn connect(app: &TestApp, token: &str) -> Option<Socket> {
+    let url = format!("{}/graphql/ws", app.url.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    ws.send(Message::text(
+        json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }).to_string(),
+    ))
+    .await
+    .unwrap();
+    match next_json(&mut ws).await {
+        Some(m) if m["type"] == "connection_ack" => Some(ws),
+        _ => None,
+    }
+}
+
+/// The next JSON message, or `None` on close / timeout.
+async fn next_json(ws: &mut Socket) -> Option<Value> {
+    loop {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            .await
+            .ok()??
+            .ok()?;
+        match msg {
+            Message::Text(t) => {
+                let v: Value = serde_json::from_str(&t).ok()?;
+                if v["type"] == "ping" || v["type"] == "pong" {
+                    continue;
+                }
+                return Some(v);
+            }
+            Message::Close(_) => return None,
+            _ => continue,
+        }
+    }
+}
+
+async fn subscribe(ws: &mut Socket, query: &str, variables: Value) {
+    ws.send(Message::text(
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } }).to_string(),
+    ))
+    .await
+    .unwrap();
+}
+
+/// A case of `partner` with a community discussion.
+async fn case_of(app: &TestApp, partner: &str) -> String {
+    let data = app
+        .data(
+            &agent(),
+            r#"query($p: ID!) { cases(first: 50, filter: { partnerId: $p, milestones: [UNDER_REVIEW, RECEIVED] }) { edges { node { id issue { id } } } } }"#,
+            json!({ "p": partner }),
+        )
+        .await;
+    nodes(&data["cases"])
+        .into_iter()
+        .find(|c| !c["issue"].is_null())
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .expect("an open case with a discussion")
+}
+
+async fn publish(app: &TestApp, case: &str, message: &str) {
+    app.data(
+        &agent(),
+        r#"mutation($c: ID!, $m: String) { publishStatus(input: { caseId: $c, message: $m }) { pendingSteps { id } } }"#,
+        json!({ "c": case, "m": message }),
+    )
+    .await;
+}
+
+const MILESTONES: &str = r#"subscription($after: String) { caseMilestones(after: $after) { cursor caseId partnerId milestone message } }"#;
+
+#[tokio::test]
+async fn a_partner_receives_its_own_case_milestones_and_nothing_else() {
+    let app = spawn_app().await;
+    let own = case_of(&app, "TP-0001").await;
+    let other = case_of(&app, "TP-0002").await;
+    let mut ws = connect(&app, &partner("TP-0001")).await.expect("accepted");
+    subscribe(&mut ws, MILESTONES, json!({})).await;
+    // Give the subscription a moment to be registered before publishing.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    publish(&app, &other, "For the other partner").await;
+    publish(&app, &own, "We are on it").await;
+
+    let first = next_json(&mut ws).await.expect("an event");
+    assert_eq!(first["type"], "next", "{first}");
+    let event = &first["payload"]["data"]["caseMilestones"];
+    assert_eq!(
+        event["caseId"],
+        own.as_str(),
+        "the other partner's event was not sent"
+    );
+    assert_eq!(event["partnerId"], "TP-0001");
+    assert_eq!(event["message"], "We are on it");
+    assert!(event["cursor"].is_string());
+}
+
+#[tokio::test]
+async fn a_subscriber_resumes_after_a_cursor() {
+    let app = spawn_app().await;
+    let case = case_of(&app, "TP-0003").await;
+    let mut ws = connect(&app, &agent()).await.expect("accepted");
+    subscribe(&mut ws, MILESTONES, json!({})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    publish(&app, &case, "first").await;
+    let first = next_json(&mut ws).await.expect("an event");
+    let cursor = first["payload"]["data"]["caseMilestones"]["cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    drop(ws);
+
+    // While disconnected, another milestone goes out; resuming replays it.
+    publish(&app, &case, "while you were away").await;
+    let mut again = connect(&app, &agent()).await.expect("accepted");
+    subscribe(&mut again, MILESTONES, json!({ "after": cursor })).await;
+    let replayed = next_json(&mut again).await.expect("the missed event");
+    assert_eq!(
+        replayed["payload"]["data"]["caseMilestones"]["message"],
+        "while you were away"
+    );
+}
+
+#[tokio::test]
+async fn subscriptions_need_a_valid_token_and_partners_cannot_ask_for_others() {
+    let app = spawn_app().await;
+    assert!(
+        connect(&app, "not-a-token").await.is_none(),
+        "refused without a valid token"
+    );
+
+    let mut ws = connect(&app, &partner("TP-0001")).await.expect("accepted");
+    subscribe(
+        &mut ws,
+        r#"subscription { caseMilestones(partnerId: "TP-0002") { caseId } }"#,
+        json!({}),
+    )
+    .await;
+    let answer = next_json(&mut ws).await.expect("an answer");
+    // A field error: no data, the code says why.
+    assert!(answer["payload"]["data"].is_null(), "{answer}");
+    assert_eq!(
+        answer["payload"]["errors"][0]["extensions"]["code"],
+        "FORBIDDEN"
+    );
+}
