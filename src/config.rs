@@ -77,7 +77,8 @@ struct FileConfig {
     auth: AuthFile,
     #[serde(default)]
     limits: LimitsFile,
-    /// Redis for the store (idempotency keys, outbox, webhook dedupe, activity); unset = in memory.
+    /// Redis for the store (idempotency keys, outbox, webhook dedupe, activity) and the
+    /// milestone stream; unset = in memory.
     redis_url: Option<Secret>,
     /// Prefix of every Redis key (several deployments can share one Redis).
     redis_namespace: Option<String>,

@@ -105,11 +105,19 @@ impl App {
             ),
             None => Arc::new(store::MemoryStore::new()),
         };
+        let bus: Arc<dyn events::MilestoneBus> = match &config.redis_url {
+            Some(url) => Arc::new(
+                events::RedisBus::connect(url.expose(), &config.redis_namespace)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("GRIDCASE_REDIS_URL: {e}"))?,
+            ),
+            None => Arc::new(events::MemoryBus::default()),
+        };
         let workflows = Arc::new(workflows::Workflows::new(
             tg.clone(),
             cc.clone(),
             store.clone(),
-            Arc::new(events::MemoryBus::default()),
+            bus,
             metrics.clone(),
         ));
         let rules = Arc::new(rules::RuleEngine::new(

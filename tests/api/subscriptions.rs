@@ -12,7 +12,11 @@ type Socket =
 
 /// Connect and authenticate; `None` when the server refuses the connection.
 async fn connect(app: &TestApp, token: &str) -> Option<Socket> {
-    let url = format!("{}/graphql/ws", app.url.replace("http://", "ws://"));
+    connect_to(&app.url, token).await
+}
+
+async fn connect_to(gateway: &str, token: &str) -> Option<Socket> {
+    let url = format!("{}/graphql/ws", gateway.replace("http://", "ws://"));
     let mut request = url.into_client_request().unwrap();
     request.headers_mut().insert(
         "sec-websocket-protocol",
@@ -159,5 +163,33 @@ async fn subscriptions_need_a_valid_token_and_partners_cannot_ask_for_others() {
     assert_eq!(
         answer["payload"]["errors"][0]["extensions"]["code"],
         "FORBIDDEN"
+    );
+}
+
+#[tokio::test]
+async fn with_redis_a_subscriber_on_one_replica_sees_milestones_published_on_another() {
+    let redis = test_redis().await;
+    let shared = [
+        ("GRIDCASE_REDIS_URL", redis.url.clone()),
+        (
+            "GRIDCASE_REDIS_NAMESPACE",
+            format!("bus-{}", std::process::id()),
+        ),
+    ];
+    let app = spawn_app_with(&shared).await;
+    let (other_url, _stop) = start_gateway(&app.tg.base_url(), &app.cc.base_url(), &shared).await;
+    let case = case_of(&app, "TP-0001").await;
+    // Subscribed on the second replica…
+    let mut ws = connect_to(&other_url, &partner("TP-0001"))
+        .await
+        .expect("accepted");
+    subscribe(&mut ws, MILESTONES, json!({})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // …published through the first.
+    publish(&app, &case, "Across replicas").await;
+    let event = next_json(&mut ws).await.expect("an event");
+    assert_eq!(
+        event["payload"]["data"]["caseMilestones"]["message"], "Across replicas",
+        "{event}"
     );
 }
