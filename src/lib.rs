@@ -32,6 +32,8 @@ pub mod metrics;
 pub mod rules;
 pub mod sim;
 pub mod store;
+#[cfg(test)]
+mod test_redis;
 pub mod upstream;
 pub mod workflows;
 

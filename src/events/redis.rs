@@ -350,110 +350,7 @@ impl MilestoneBus for RedisBus {
 mod tests {
     use super::super::tests::event;
     use super::*;
-    use std::io::{Read, Write};
-    use std::net::{TcpListener, TcpStream};
-    use std::path::PathBuf;
-    use std::process::{Child, Command, Stdio};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Instant;
-
-    /// A `redis-server` of our own, killed (and its directory removed) on drop.
-    struct RedisServer {
-        child: Child,
-        dir: PathBuf,
-        port: u16,
-    }
-
-    impl Drop for RedisServer {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-
-    /// The redis-server the test talks to: `GRIDCASE_TEST_REDIS_URL` when set,
-    /// else one started here (the guard keeps it alive).
-    struct TestRedis {
-        url: String,
-        _server: Option<RedisServer>,
-    }
-
-    fn answers_ping(port: u16) -> bool {
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-            return false;
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
-        let mut buf = [0u8; 7];
-        s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
-    }
-
-    fn start_server() -> RedisServer {
-        // The port is free when read, but another process may take it before
-        // redis binds it: retry with a fresh one.
-        for _ in 0..3 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("find a free port")
-                .port();
-            let dir = std::env::temp_dir().join(format!(
-                "gridcase-bus-redis-test-{}-{port}",
-                std::process::id()
-            ));
-            std::fs::create_dir_all(&dir).expect("create redis temp dir");
-            let child = match Command::new("redis-server")
-                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--save", "", "--appendonly", "no"])
-                .arg("--dir")
-                .arg(&dir)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-            {
-                Ok(c) => c,
-                Err(e) => panic!(
-                    "cannot start redis-server ({e}): install it or set \
-                     GRIDCASE_TEST_REDIS_URL to a Redis the tests may use"
-                ),
-            };
-            let mut server = RedisServer { child, dir, port };
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if answers_ping(port) {
-                    return server;
-                }
-                if let Ok(Some(_)) = server.child.try_wait() {
-                    break; // exited, most likely the port was taken
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            drop(server);
-        }
-        panic!("redis-server did not come up on a free port");
-    }
-
-    fn test_redis() -> TestRedis {
-        match std::env::var("GRIDCASE_TEST_REDIS_URL") {
-            Ok(url) if !url.is_empty() => TestRedis { url, _server: None },
-            _ => {
-                let server = start_server();
-                TestRedis {
-                    url: format!("redis://127.0.0.1:{}/", server.port),
-                    _server: Some(server),
-                }
-            }
-        }
-    }
-
-    /// A namespace no other test (or run sharing the server) uses.
-    fn namespace() -> String {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        format!(
-            "gridcase-bus-test-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        )
-    }
+    use crate::test_redis::{namespace, test_redis};
 
     /// The next event's case, failing rather than hanging if none comes.
     async fn next_case(s: &mut BoxStream<'static, MilestoneEvent>) -> String {
@@ -491,7 +388,9 @@ mod tests {
     #[tokio::test]
     async fn subscribers_get_new_events_in_order_and_can_resume_after_a_cursor() {
         let redis = test_redis();
-        let bus = RedisBus::connect(&redis.url, &namespace()).await.unwrap();
+        let bus = RedisBus::connect(&redis.url, &namespace("gridcase-bus-test"))
+            .await
+            .unwrap();
         let first = bus.publish(event("CASE-1")).await.unwrap();
         assert!(StreamId::parse(&first.cursor).is_some(), "{}", first.cursor);
         let mut live = bus.subscribe(None).await.unwrap();
@@ -518,7 +417,9 @@ mod tests {
     #[tokio::test]
     async fn a_long_replay_pages_through_and_joins_the_live_events_without_gaps() {
         let redis = test_redis();
-        let bus = RedisBus::connect(&redis.url, &namespace()).await.unwrap();
+        let bus = RedisBus::connect(&redis.url, &namespace("gridcase-bus-test"))
+            .await
+            .unwrap();
         let first = bus.publish(event("CASE-0")).await.unwrap();
         for i in 1..=1200 {
             bus.publish(event(&format!("CASE-{i}"))).await.unwrap();
@@ -533,7 +434,7 @@ mod tests {
     #[tokio::test]
     async fn replicas_see_each_others_events_and_resume_across_instances() {
         let redis = test_redis();
-        let ns = namespace();
+        let ns = namespace("gridcase-bus-test");
         let a = RedisBus::connect(&redis.url, &ns).await.unwrap();
         let b = RedisBus::connect(&redis.url, &ns).await.unwrap();
 
@@ -563,7 +464,9 @@ mod tests {
     #[tokio::test]
     async fn dropping_the_bus_stops_its_reader() {
         let redis = test_redis();
-        let bus = RedisBus::connect(&redis.url, &namespace()).await.unwrap();
+        let bus = RedisBus::connect(&redis.url, &namespace("gridcase-bus-test"))
+            .await
+            .unwrap();
         let mut live = bus.subscribe(None).await.unwrap();
         drop(bus);
         // The stream ends once the reader (the last sender) is gone.
