@@ -39,6 +39,15 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> Page<T> {
+    pub fn empty() -> Self {
+        Self {
+            items: vec![],
+            next_cursor: None,
+        }
+    }
+}
+
 /// What to ask an upstream list for.
 #[derive(Debug, Clone, Default)]
 pub struct PageRequest {

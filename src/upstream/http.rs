@@ -487,6 +487,32 @@ pub(crate) fn next_page(
     Ok(())
 }
 
+/// Add an any-of enum filter (`status=a,b`) to a query. `false` when values were
+/// asked for but none exists on the platform (an `Other` the gateway cannot name
+/// upstream): such a filter matches nothing, so the caller answers empty without
+/// a call.
+pub(crate) fn any_of<E: Copy>(
+    query: &mut Vec<(&'static str, String)>,
+    name: &'static str,
+    values: &[E],
+    param: fn(E) -> Option<&'static str>,
+) -> bool {
+    if values.is_empty() {
+        return true;
+    }
+    let named: Vec<&str> = values.iter().filter_map(|v| param(*v)).collect();
+    if named.is_empty() {
+        return false;
+    }
+    query.push((name, named.join(",")));
+    true
+}
+
+/// Timestamps as both platforms accept them.
+pub(crate) fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// Split ids into the chunks a batch endpoint accepts, joined by commas.
 pub(crate) fn chunks<T: AsRef<str>>(ids: &[T], size: usize) -> Vec<String> {
     let mut unique: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
@@ -509,6 +535,23 @@ mod tests {
             .take_while(|i| next_page(Platform::CoreCase, "op", &mut seen, &i.to_string()).is_ok())
             .count();
         assert_eq!(walked, MAX_PAGES);
+    }
+
+    #[test]
+    fn an_any_of_filter_no_platform_value_can_match_needs_no_call() {
+        fn param(v: u8) -> Option<&'static str> {
+            match v {
+                1 => Some("one"),
+                2 => Some("two"),
+                _ => None,
+            }
+        }
+        let mut q = Vec::new();
+        assert!(any_of(&mut q, "status", &[] as &[u8], param));
+        assert!(q.is_empty(), "no values, no filter");
+        assert!(any_of(&mut q, "status", &[1, 9, 2], param));
+        assert_eq!(q, vec![("status", "one,two".to_owned())]);
+        assert!(!any_of(&mut q, "kind", &[9], param));
     }
 
     #[test]

@@ -2,12 +2,11 @@
 //! `openapi/core-case.yaml`.
 
 use async_trait::async_trait;
-use chrono::SecondsFormat;
 use reqwest::Method;
 
 use super::{map, wire, CoreCase, MAX_IDS};
 use crate::domain::*;
-use crate::upstream::http::{Paging, WirePage};
+use crate::upstream::http::{any_of, rfc3339, Paging, WirePage};
 use crate::upstream::{Content, Result, UpstreamError, UpstreamHttp};
 
 /// Core Case pages hold at most 100 records.
@@ -75,17 +74,6 @@ impl<T: serde::de::DeserializeOwned> WirePage<T> for wire::Page<T> {
     }
 }
 
-fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn empty<T>() -> Page<T> {
-    Page {
-        items: vec![],
-        next_cursor: None,
-    }
-}
-
 #[async_trait]
 impl CoreCase for CoreCaseClient {
     #[tracing::instrument(skip_all, fields(platform = "core-case", n = ids.len()))]
@@ -102,27 +90,11 @@ impl CoreCase for CoreCaseClient {
         if let Some(p) = &filter.partner_id {
             q.push(("partner_id", p.to_string()));
         }
-        if !filter.statuses.is_empty() {
-            let s: Vec<_> = filter
-                .statuses
-                .iter()
-                .filter_map(|s| map::status_param(*s))
-                .collect();
-            if s.is_empty() {
-                return Ok(empty());
-            }
-            q.push(("status", s.join(",")));
+        if !any_of(&mut q, "status", &filter.statuses, map::status_param) {
+            return Ok(Page::empty());
         }
-        if !filter.types.is_empty() {
-            let t: Vec<_> = filter
-                .types
-                .iter()
-                .filter_map(|t| map::type_param(*t))
-                .collect();
-            if t.is_empty() {
-                return Ok(empty());
-            }
-            q.push(("type", t.join(",")));
+        if !any_of(&mut q, "type", &filter.types, map::type_param) {
+            return Ok(Page::empty());
         }
         if let Some(t) = filter.opened_after {
             q.push(("opened_after", rfc3339(t)));

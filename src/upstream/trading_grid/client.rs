@@ -2,12 +2,11 @@
 //! `openapi/trading-grid.yaml`.
 
 use async_trait::async_trait;
-use chrono::SecondsFormat;
 use reqwest::Method;
 
 use super::{map, wire, TradingGrid, MAX_IDS};
 use crate::domain::*;
-use crate::upstream::http::{Paging, WirePage};
+use crate::upstream::http::{any_of, rfc3339, Paging, WirePage};
 use crate::upstream::{Content, Result, UpstreamError, UpstreamHttp};
 
 pub(crate) struct TradingGridClient {
@@ -72,10 +71,6 @@ impl<T: serde::de::DeserializeOwned> WirePage<T> for wire::Page<T> {
     }
 }
 
-fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
 fn map_page<W, D>(page: Page<W>, f: fn(W) -> D) -> Page<D> {
     Page {
         items: page.items.into_iter().map(f).collect(),
@@ -115,33 +110,11 @@ impl TradingGrid for TradingGridClient {
         if let Some(p) = &filter.partner_id {
             q.push(("partner_id", p.to_string()));
         }
-        if !filter.kinds.is_empty() {
-            let kinds: Vec<_> = filter
-                .kinds
-                .iter()
-                .filter_map(|k| map::issue_kind_param(*k))
-                .collect();
-            if kinds.is_empty() {
-                return Ok(Page {
-                    items: vec![],
-                    next_cursor: None,
-                });
-            }
-            q.push(("kind", kinds.join(",")));
+        if !any_of(&mut q, "kind", &filter.kinds, map::issue_kind_param) {
+            return Ok(Page::empty());
         }
-        if !filter.statuses.is_empty() {
-            let statuses: Vec<_> = filter
-                .statuses
-                .iter()
-                .filter_map(|s| map::issue_status_param(*s))
-                .collect();
-            if statuses.is_empty() {
-                return Ok(Page {
-                    items: vec![],
-                    next_cursor: None,
-                });
-            }
-            q.push(("status", statuses.join(",")));
+        if !any_of(&mut q, "status", &filter.statuses, map::issue_status_param) {
+            return Ok(Page::empty());
         }
         if let Some(tag) = &filter.tag {
             q.push(("tag", tag.clone()));
@@ -213,19 +186,13 @@ impl TradingGrid for TradingGridClient {
         if let Some(p) = &filter.partner_id {
             q.push(("partner_id", p.to_string()));
         }
-        if !filter.statuses.is_empty() {
-            let statuses: Vec<_> = filter
-                .statuses
-                .iter()
-                .filter_map(|s| map::transaction_status_param(*s))
-                .collect();
-            if statuses.is_empty() {
-                return Ok(Page {
-                    items: vec![],
-                    next_cursor: None,
-                });
-            }
-            q.push(("status", statuses.join(",")));
+        if !any_of(
+            &mut q,
+            "status",
+            &filter.statuses,
+            map::transaction_status_param,
+        ) {
+            return Ok(Page::empty());
         }
         if let Some(d) = &filter.document_type {
             q.push(("document_type", d.clone()));
