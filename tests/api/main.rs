@@ -8,4 +8,5 @@ mod queries;
 mod relations;
 mod robustness;
 mod subscriptions;
+mod upstream;
 mod workflows;

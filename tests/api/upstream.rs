@@ -1,0 +1,111 @@
+//! The connectors against less friendly platforms: rate limits and expiring tokens.
+
+use std::time::Duration;
+
+use gridcase::sim::{self, Platform, SimOptions};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+async fn stats(http: &reqwest::Client, base: &str) -> Value {
+    http.get(format!("{base}/__sim/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn ask(http: &reqwest::Client, gateway: &str, query: &str) -> Value {
+    http.post(format!("{gateway}/graphql"))
+        .bearer_auth(agent())
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+const QUERY: &str = r#"{ partnerIssues(first: 5) { edges { node { id partner { id } documents { id } transactions { id } } } } }"#;
+
+#[tokio::test]
+async fn a_rate_limited_platform_is_waited_out_as_it_asks() {
+    let loopback = "127.0.0.1:0".parse().unwrap();
+    let limited = SimOptions {
+        rate_limit: Some(2),
+        ..SimOptions::default()
+    };
+    let tg = sim::start(Platform::TradingGrid, loopback, limited)
+        .await
+        .unwrap();
+    let cc = sim::start(Platform::CoreCase, loopback, SimOptions::default())
+        .await
+        .unwrap();
+    let (gateway, _stop) = start_gateway(
+        &tg.base_url(),
+        &cc.base_url(),
+        &[("GRIDCASE_UPSTREAM_RETRIES", "4".to_owned())],
+    )
+    .await;
+    let http = reqwest::Client::new();
+
+    let answer = ask(&http, &gateway, QUERY).await;
+
+    assert!(answer.get("errors").is_none(), "{answer:#}");
+    assert_eq!(
+        answer["data"]["partnerIssues"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    // The platform did refuse some calls (2 per second for 5 calls): the answer is
+    // whole because the gateway waited for `Retry-After` and asked again.
+    let seen = stats(&http, &tg.base_url()).await;
+    let calls: u64 = [
+        "GET /v1/discussions",
+        "GET /v1/partners",
+        "GET /v1/documents",
+        "GET /v1/transactions",
+    ]
+    .iter()
+    .map(|r| seen["routes"][r].as_u64().unwrap_or(0))
+    .sum();
+    assert!(calls > 4, "some calls were refused and retried: {seen}");
+}
+
+#[tokio::test]
+async fn expiring_platform_tokens_are_renewed() {
+    let loopback = "127.0.0.1:0".parse().unwrap();
+    let short = SimOptions {
+        token_ttl: Duration::from_secs(1),
+        ..SimOptions::default()
+    };
+    let tg = sim::start(Platform::TradingGrid, loopback, short.clone())
+        .await
+        .unwrap();
+    let cc = sim::start(Platform::CoreCase, loopback, short)
+        .await
+        .unwrap();
+    let (gateway, _stop) = start_gateway(&tg.base_url(), &cc.base_url(), &[]).await;
+    let http = reqwest::Client::new();
+
+    for _ in 0..3 {
+        let answer = ask(&http, &gateway, QUERY).await;
+        assert!(answer.get("errors").is_none(), "{answer:#}");
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    let seen = stats(&http, &tg.base_url()).await;
+    assert!(
+        seen["routes"]["POST /oauth2/token"].as_u64().unwrap() >= 2,
+        "a new token was fetched: {seen}"
+    );
+    assert_eq!(
+        seen["routes"]["GET /v1/discussions"].as_u64(),
+        Some(3),
+        "no call was refused and repeated"
+    );
+}
