@@ -86,6 +86,8 @@ struct FileConfig {
     webhook_secret: Option<Secret>,
     #[serde(default)]
     rules: RulesFile,
+    #[serde(default)]
+    http: HttpFile,
 }
 
 /// Which platform events start workflows by themselves (all on by default).
@@ -144,6 +146,29 @@ struct LimitsFile {
     max_depth: Option<usize>,
     max_complexity: Option<usize>,
     max_page_size: Option<usize>,
+    max_tokens: Option<usize>,
+    max_nesting: Option<usize>,
+    max_aliases: Option<usize>,
+    max_root_fields: Option<usize>,
+    max_directives: Option<usize>,
+}
+
+/// The HTTP surface's bounds and switches (every one has a default; see [`Http`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpFile {
+    max_body_bytes: Option<usize>,
+    header_timeout_ms: Option<u64>,
+    body_timeout_ms: Option<u64>,
+    max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
+    shutdown_timeout_ms: Option<u64>,
+    introspection: Option<bool>,
+    graphiql: Option<bool>,
+    cors_origins: Option<Vec<String>>,
+    ws_init_timeout_ms: Option<u64>,
+    ws_max_subscriptions: Option<usize>,
+    ws_max_message_bytes: Option<usize>,
 }
 
 /// One upstream platform, fully resolved.
@@ -173,14 +198,77 @@ pub struct Limits {
     pub max_complexity: usize,
     /// Largest `first:` a connection accepts (also the platforms' page limit).
     pub max_page_size: usize,
+    /// Most lexical tokens one document may have (checked before parsing).
+    pub max_tokens: usize,
+    /// Deepest nesting of `{`, `[`, `(` in a document (checked before parsing).
+    pub max_nesting: usize,
+    /// Most aliased fields in one operation.
+    pub max_aliases: usize,
+    /// Most fields at an operation's root.
+    pub max_root_fields: usize,
+    /// Most directives on one field.
+    pub max_directives: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             max_depth: 12,
-            max_complexity: 50_000,
+            max_complexity: 25_000,
             max_page_size: 100,
+            max_tokens: 15_000,
+            max_nesting: 64,
+            max_aliases: 30,
+            max_root_fields: 20,
+            max_directives: 5,
+        }
+    }
+}
+
+/// Bounds and switches of the HTTP surface.
+#[derive(Debug, Clone)]
+pub struct Http {
+    /// Largest request body on `/graphql` and the webhook endpoints (413 past it).
+    pub max_body_bytes: usize,
+    /// A connection must send a request's headers within this (then it is closed).
+    pub header_timeout: Duration,
+    /// A request's body must arrive within this (408 past it).
+    pub body_timeout: Duration,
+    /// Open connections at once, in total and per client address.
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    /// How long shutdown waits for in-flight work before exiting anyway.
+    pub shutdown_timeout: Duration,
+    /// Schema introspection and "did you mean" suggestions (sandbox: on).
+    pub introspection: bool,
+    /// GraphiQL for browsers at `GET /graphql` (sandbox: on).
+    pub graphiql: bool,
+    /// Origins allowed by CORS (empty: no cross-origin access).
+    pub cors_origins: Vec<String>,
+    /// A WebSocket must authenticate (`connection_init`) within this (4408).
+    pub ws_init_timeout: Duration,
+    /// Subscriptions one WebSocket may hold at once (4429 past it).
+    pub ws_max_subscriptions: usize,
+    /// Largest WebSocket message accepted.
+    pub ws_max_message_bytes: usize,
+}
+
+impl Http {
+    /// The defaults; introspection and GraphiQL follow the mode.
+    pub fn defaults(sandbox: bool) -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            max_connections_per_ip: 512,
+            shutdown_timeout: Duration::from_secs(10),
+            introspection: sandbox,
+            graphiql: sandbox,
+            cors_origins: Vec::new(),
+            ws_init_timeout: Duration::from_secs(3),
+            ws_max_subscriptions: 20,
+            ws_max_message_bytes: 64 * 1024,
         }
     }
 }
@@ -227,6 +315,7 @@ pub struct Config {
     /// Unset: webhooks are refused (401) and only polling can feed the rules.
     pub webhook_secret: Option<Secret>,
     pub rules: Rules,
+    pub http: Http,
 }
 
 /// The webhook secret sandbox mode gives its simulators.
@@ -326,6 +415,8 @@ impl Settings {
         if let Some(v) = num("GRIDCASE_POLL_INTERVAL_MS")? {
             file.rules.poll_interval_ms = Some(v);
         }
+        load_limits_env(&mut file.limits, &get)?;
+        load_http_env(&mut file.http, &get)?;
         Ok(Self { file })
     }
 
@@ -409,16 +500,8 @@ impl Settings {
                 "must be at least 32 characters",
             ));
         }
-        let defaults = Limits::default();
-        let limits = Limits {
-            max_depth: f.limits.max_depth.unwrap_or(defaults.max_depth),
-            max_complexity: f.limits.max_complexity.unwrap_or(defaults.max_complexity),
-            max_page_size: f
-                .limits
-                .max_page_size
-                .unwrap_or(defaults.max_page_size)
-                .clamp(1, 100),
-        };
+        let limits = resolve_limits(f.limits)?;
+        let http = resolve_http(f.http, sandbox)?;
         if let Some(r) = &f.redis_url {
             let u = Url::parse(r.expose())
                 .map_err(|_| invalid("redis_url (GRIDCASE_REDIS_URL)", "not a URL"))?;
@@ -468,8 +551,195 @@ impl Settings {
             redis_namespace: f.redis_namespace.unwrap_or_else(|| "gridcase".into()),
             webhook_secret: f.webhook_secret,
             rules,
+            http,
         })
     }
+}
+
+fn env_parse<T: std::str::FromStr>(
+    get: &dyn Fn(&str) -> Option<String>,
+    key: &str,
+    what: &str,
+) -> Result<Option<T>, ConfigError> {
+    get(key)
+        .map(|v| {
+            v.trim()
+                .parse::<T>()
+                .map_err(|_| invalid(key, format!("`{v}` is not {what}")))
+        })
+        .transpose()
+}
+
+/// `GRIDCASE_LIMITS__<KEY>` for every `[limits]` key.
+fn load_limits_env(
+    l: &mut LimitsFile,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    let n = |k: &str| env_parse::<usize>(get, &format!("GRIDCASE_LIMITS__{k}"), "a whole number");
+    for (key, slot) in [
+        ("MAX_DEPTH", &mut l.max_depth),
+        ("MAX_COMPLEXITY", &mut l.max_complexity),
+        ("MAX_PAGE_SIZE", &mut l.max_page_size),
+        ("MAX_TOKENS", &mut l.max_tokens),
+        ("MAX_NESTING", &mut l.max_nesting),
+        ("MAX_ALIASES", &mut l.max_aliases),
+        ("MAX_ROOT_FIELDS", &mut l.max_root_fields),
+        ("MAX_DIRECTIVES", &mut l.max_directives),
+    ] {
+        if let Some(v) = n(key)? {
+            *slot = Some(v);
+        }
+    }
+    Ok(())
+}
+
+/// `GRIDCASE_HTTP__<KEY>` for every `[http]` key, plus the short forms
+/// `GRIDCASE_INTROSPECTION`, `GRIDCASE_GRAPHIQL` and `GRIDCASE_CORS_ORIGINS`.
+fn load_http_env(
+    h: &mut HttpFile,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    let key = |k: &str| format!("GRIDCASE_HTTP__{k}");
+    let n = |k: &str| env_parse::<usize>(get, &key(k), "a whole number");
+    let ms = |k: &str| env_parse::<u64>(get, &key(k), "a whole number of milliseconds");
+    let flag = |k: &str, short: &str| -> Result<Option<bool>, ConfigError> {
+        Ok(
+            env_parse::<bool>(get, short, "true or false")?.or(env_parse::<bool>(
+                get,
+                &key(k),
+                "true or false",
+            )?),
+        )
+    };
+    for (k, slot) in [
+        ("MAX_BODY_BYTES", &mut h.max_body_bytes),
+        ("MAX_CONNECTIONS", &mut h.max_connections),
+        ("MAX_CONNECTIONS_PER_IP", &mut h.max_connections_per_ip),
+        ("WS_MAX_SUBSCRIPTIONS", &mut h.ws_max_subscriptions),
+        ("WS_MAX_MESSAGE_BYTES", &mut h.ws_max_message_bytes),
+    ] {
+        if let Some(v) = n(k)? {
+            *slot = Some(v);
+        }
+    }
+    for (k, slot) in [
+        ("HEADER_TIMEOUT_MS", &mut h.header_timeout_ms),
+        ("BODY_TIMEOUT_MS", &mut h.body_timeout_ms),
+        ("SHUTDOWN_TIMEOUT_MS", &mut h.shutdown_timeout_ms),
+        ("WS_INIT_TIMEOUT_MS", &mut h.ws_init_timeout_ms),
+    ] {
+        if let Some(v) = ms(k)? {
+            *slot = Some(v);
+        }
+    }
+    if let Some(v) = flag("INTROSPECTION", "GRIDCASE_INTROSPECTION")? {
+        h.introspection = Some(v);
+    }
+    if let Some(v) = flag("GRAPHIQL", "GRIDCASE_GRAPHIQL")? {
+        h.graphiql = Some(v);
+    }
+    if let Some(v) = get("GRIDCASE_CORS_ORIGINS").or_else(|| get(&key("CORS_ORIGINS"))) {
+        h.cors_origins = Some(
+            v.split(',')
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+        );
+    }
+    Ok(())
+}
+
+fn resolve_limits(f: LimitsFile) -> Result<Limits, ConfigError> {
+    let d = Limits::default();
+    let positive = |key: &str, v: Option<usize>, default: usize| -> Result<usize, ConfigError> {
+        match v {
+            Some(0) => Err(invalid(
+                &format!("limits.{key} (GRIDCASE_LIMITS__{})", key.to_uppercase()),
+                "must be at least 1",
+            )),
+            Some(v) => Ok(v),
+            None => Ok(default),
+        }
+    };
+    let max_page_size = positive("max_page_size", f.max_page_size, d.max_page_size)?;
+    if max_page_size > 100 {
+        return Err(invalid(
+            "limits.max_page_size (GRIDCASE_LIMITS__MAX_PAGE_SIZE)",
+            "the platforms serve at most 100 items a page",
+        ));
+    }
+    Ok(Limits {
+        max_depth: positive("max_depth", f.max_depth, d.max_depth)?,
+        max_complexity: positive("max_complexity", f.max_complexity, d.max_complexity)?,
+        max_page_size,
+        max_tokens: positive("max_tokens", f.max_tokens, d.max_tokens)?,
+        max_nesting: positive("max_nesting", f.max_nesting, d.max_nesting)?,
+        max_aliases: positive("max_aliases", f.max_aliases, d.max_aliases)?,
+        max_root_fields: positive("max_root_fields", f.max_root_fields, d.max_root_fields)?,
+        max_directives: positive("max_directives", f.max_directives, d.max_directives)?,
+    })
+}
+
+fn resolve_http(f: HttpFile, sandbox: bool) -> Result<Http, ConfigError> {
+    let d = Http::defaults(sandbox);
+    let key = |k: &str| format!("http.{k} (GRIDCASE_HTTP__{})", k.to_uppercase());
+    let positive = |k: &str, v: Option<usize>, default: usize| match v {
+        Some(0) => Err(invalid(&key(k), "must be at least 1")),
+        Some(v) => Ok(v),
+        None => Ok(default),
+    };
+    let ms = |k: &str, v: Option<u64>, default: Duration| match v {
+        Some(0) => Err(invalid(&key(k), "must be at least 1 ms")),
+        Some(v) => Ok(Duration::from_millis(v)),
+        None => Ok(default),
+    };
+    let cors_origins = f.cors_origins.unwrap_or_default();
+    for o in &cors_origins {
+        let ok = o == "*"
+            || Url::parse(o).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https") && u.path() == "/" && !o.ends_with('/')
+            });
+        if !ok {
+            return Err(invalid(
+                "http.cors_origins (GRIDCASE_CORS_ORIGINS)",
+                format!("`{o}` is not an origin like https://portal.example.com"),
+            ));
+        }
+    }
+    Ok(Http {
+        max_body_bytes: positive("max_body_bytes", f.max_body_bytes, d.max_body_bytes)?,
+        header_timeout: ms("header_timeout_ms", f.header_timeout_ms, d.header_timeout)?,
+        body_timeout: ms("body_timeout_ms", f.body_timeout_ms, d.body_timeout)?,
+        max_connections: positive("max_connections", f.max_connections, d.max_connections)?,
+        max_connections_per_ip: positive(
+            "max_connections_per_ip",
+            f.max_connections_per_ip,
+            d.max_connections_per_ip,
+        )?,
+        shutdown_timeout: ms(
+            "shutdown_timeout_ms",
+            f.shutdown_timeout_ms,
+            d.shutdown_timeout,
+        )?,
+        introspection: f.introspection.unwrap_or(d.introspection),
+        graphiql: f.graphiql.unwrap_or(d.graphiql),
+        cors_origins,
+        ws_init_timeout: ms(
+            "ws_init_timeout_ms",
+            f.ws_init_timeout_ms,
+            d.ws_init_timeout,
+        )?,
+        ws_max_subscriptions: positive(
+            "ws_max_subscriptions",
+            f.ws_max_subscriptions,
+            d.ws_max_subscriptions,
+        )?,
+        ws_max_message_bytes: positive(
+            "ws_max_message_bytes",
+            f.ws_max_message_bytes,
+            d.ws_max_message_bytes,
+        )?,
+    })
 }
 
 fn parse_url(key: &str, value: &str) -> Result<Url, ConfigError> {

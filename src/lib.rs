@@ -58,6 +58,9 @@ pub struct App {
     rules: Arc<rules::RuleEngine>,
     tg: Arc<dyn upstream::TradingGrid>,
     cc: Arc<dyn upstream::CoreCase>,
+    serve_limits: http::server::ServeLimits,
+    going_away: tokio_util::sync::CancellationToken,
+    tasks: tokio_util::task::TaskTracker,
 }
 
 fn http_settings(
@@ -135,6 +138,7 @@ impl App {
                 workflows: workflows.clone(),
             },
             &config.limits,
+            config.http.introspection,
         );
         let state = http::AppState {
             schema,
@@ -145,7 +149,18 @@ impl App {
             rules: rules.clone(),
             webhook_secret: config.webhook_secret.clone(),
             metrics,
+            http: Arc::new(config.http.clone()),
+            limits: (&config.limits).into(),
+            going_away: tokio_util::sync::CancellationToken::new(),
+            tasks: tokio_util::task::TaskTracker::new(),
         };
+        let serve_limits = http::server::ServeLimits {
+            header_timeout: config.http.header_timeout,
+            max_connections: config.http.max_connections,
+            max_connections_per_ip: config.http.max_connections_per_ip,
+            shutdown_timeout: config.http.shutdown_timeout,
+        };
+        let (going_away, tasks) = (state.going_away.clone(), state.tasks.clone());
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         Ok(App {
@@ -156,6 +171,9 @@ impl App {
             rules,
             tg,
             cc,
+            serve_limits,
+            going_away,
+            tasks,
         })
     }
 
@@ -163,8 +181,10 @@ impl App {
         self.addr
     }
 
-    /// Serve until `shutdown` resolves, then finish in-flight requests and stop
-    /// the background work (outbox worker, feed pollers) this app owns.
+    /// Serve until `shutdown` resolves, then stop accepting, close WebSockets with
+    /// `1001`, finish in-flight requests and stop the background work (outbox
+    /// worker, feed pollers) this app owns — all within the shutdown deadline
+    /// (`http.shutdown_timeout_ms`), so open sockets cannot hold the process.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -184,12 +204,22 @@ impl App {
                 )));
             }
         }
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let deadline = self.serve_limits.shutdown_timeout;
+        let served = http::server::serve(
+            self.listener,
+            self.router,
+            self.serve_limits,
+            shutdown,
+            self.going_away,
+            self.tasks,
+        )
+        .await;
         let _ = stop.send(true);
-        for t in tasks {
-            let _ = t.await;
+        // Whatever the serving drain left of the deadline bounds the background
+        // work too (a step stuck on a hung platform must not hold the exit).
+        let background = futures::future::join_all(tasks);
+        if tokio::time::timeout(deadline, background).await.is_err() {
+            tracing::warn!("background work did not stop within the shutdown deadline");
         }
         served
     }

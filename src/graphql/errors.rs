@@ -15,6 +15,20 @@ pub mod code {
     pub const INTERNAL: &str = "INTERNAL";
     pub const IDEMPOTENCY_CONFLICT: &str = "IDEMPOTENCY_CONFLICT";
     pub const RETRY_LATER: &str = "RETRY_LATER";
+    /// The document has more tokens than the parser is allowed to read.
+    pub const QUERY_TOO_LARGE: &str = "QUERY_TOO_LARGE";
+    /// Brackets or selections nest deeper than allowed.
+    pub const QUERY_TOO_DEEP: &str = "QUERY_TOO_DEEP";
+    /// The operation's list-weighted cost is over the budget.
+    pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
+    pub const TOO_MANY_ALIASES: &str = "TOO_MANY_ALIASES";
+    pub const TOO_MANY_ROOT_FIELDS: &str = "TOO_MANY_ROOT_FIELDS";
+    /// A browser could have sent this request without a CORS preflight.
+    pub const CSRF_REFUSED: &str = "CSRF_REFUSED";
+    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+    pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
+    /// A WebSocket already holds as many subscriptions as it may.
+    pub const TOO_MANY_SUBSCRIPTIONS: &str = "TOO_MANY_SUBSCRIPTIONS";
 }
 
 pub(crate) fn bad_input(message: impl Into<String>) -> Error {

@@ -4,6 +4,7 @@
 mod connection;
 pub mod errors;
 mod fetch;
+pub(crate) mod limits;
 mod loaders;
 mod mutation;
 mod query;
@@ -63,10 +64,33 @@ pub fn sdl() -> String {
     Schema::build(Query, Mutation, Subscription).finish().sdl()
 }
 
-pub(crate) fn build(services: Services, limits: &Limits) -> GatewaySchema {
-    Schema::build(Query, Mutation, Subscription)
+impl From<&Limits> for limits::OperationLimits {
+    fn from(l: &Limits) -> Self {
+        Self {
+            max_tokens: l.max_tokens,
+            max_nesting: l.max_nesting,
+            max_aliases: l.max_aliases,
+            max_root_fields: l.max_root_fields,
+        }
+    }
+}
+
+/// The executable schema. Every bound in `limits` is checked before any resolver
+/// runs; `introspection` off also turns off "did you mean" suggestions, which
+/// would otherwise leak the schema field by field.
+pub(crate) fn build(services: Services, limits: &Limits, introspection: bool) -> GatewaySchema {
+    let builder = Schema::build(Query, Mutation, Subscription)
         .data(services)
+        .extension(limits::LimitsGuard(limits.into()))
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
-        .finish()
+        .limit_directives(limits.max_directives);
+    if introspection {
+        builder.finish()
+    } else {
+        builder
+            .disable_introspection()
+            .disable_suggestions()
+            .finish()
+    }
 }

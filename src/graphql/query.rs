@@ -49,6 +49,12 @@ pub(crate) fn scope_partner(ctx: &Context<'_>, asked: Option<&ID>) -> Result<Opt
     }
 }
 
+/// A connection's cost: what one item costs, times the items `first` asks for
+/// (20 by default), so `first: 100` weighs five times the default page.
+fn list_cost(first: Option<i32>, child_complexity: usize) -> usize {
+    (first.unwrap_or(20).clamp(1, 100) as usize).saturating_mul(child_complexity.max(1))
+}
+
 fn page_args(ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<PageArgs> {
     PageArgs::parse(first, after, services(ctx)?.max_page_size)
 }
@@ -192,6 +198,7 @@ impl Query {
     }
 
     /// Partner issues (community discussions), newest first.
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn partner_issues(
         &self,
         ctx: &Context<'_>,
@@ -208,6 +215,7 @@ impl Query {
     }
 
     /// Cases, most recently opened first.
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn cases(
         &self,
         ctx: &Context<'_>,
@@ -224,6 +232,7 @@ impl Query {
     }
 
     /// B2B transactions, newest first.
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn transactions(
         &self,
         ctx: &Context<'_>,
@@ -245,6 +254,7 @@ impl Query {
     }
 
     /// Trading partners by id. A partner caller sees only itself.
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn trading_partners(
         &self,
         ctx: &Context<'_>,
@@ -280,6 +290,7 @@ impl Query {
 
     /// Search resolutions (summary, root cause, corrective actions): every word must match.
     /// Partners find only their own cases' resolutions that were shared with them.
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn resolutions(
         &self,
         ctx: &Context<'_>,

@@ -44,7 +44,7 @@ pub(crate) async fn get_graphql(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
-    if wants_html {
+    if wants_html && state.http.graphiql {
         return Html(
             GraphiQLSource::build()
                 .endpoint("/graphql")
@@ -86,7 +86,7 @@ async fn execute(
             )
         }
     };
-    if via_get && is_mutation(&request.query) {
+    if via_get && is_mutation(&request.query, &state.limits) {
         return super::error_response(
             StatusCode::METHOD_NOT_ALLOWED,
             code::BAD_USER_INPUT,
@@ -100,6 +100,17 @@ async fn execute(
     let request_error = response.data == Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
+    // An operation over a limit is refused as a bad request whatever was asked
+    // to accept.
+    let over_limit = request_error
+        && response.errors.iter().any(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .is_some_and(
+                    |c| matches!(c, Value::String(c) if crate::graphql::limits::is_limit_code(c)),
+                )
+        });
     for err in &mut response.errors {
         let has_code = err
             .extensions
@@ -118,7 +129,7 @@ async fn execute(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains(GRAPHQL_RESPONSE));
-    let status = if request_error && wants_graphql_response {
+    let status = if over_limit || (request_error && wants_graphql_response) {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
@@ -145,47 +156,12 @@ async fn execute(
     resp
 }
 
-/// `GET /graphql/ws`: subscriptions over graphql-transport-ws (and the legacy
-/// graphql-ws). The bearer token comes in the `connection_init` payload as
-/// `{"Authorization": "Bearer …"}`; without a valid one the connection is refused.
-pub(crate) async fn websocket(
-    State(state): State<AppState>,
-    protocol: async_graphql_axum::GraphQLProtocol,
-    upgrade: axum::extract::WebSocketUpgrade,
-) -> Response {
-    upgrade
-        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            let schema = state.schema.clone();
-            let verifier = state.verifier.clone();
-            async_graphql_axum::GraphQLWebSocket::new(socket, state.schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let token = ["Authorization", "authorization"]
-                        .iter()
-                        .find_map(|k| payload.get(*k).and_then(|v| v.as_str()))
-                        .and_then(|v| {
-                            v.strip_prefix("Bearer ")
-                                .or_else(|| v.strip_prefix("bearer "))
-                        })
-                        .map(str::trim)
-                        .ok_or_else(|| async_graphql::Error::new("a bearer token is required"))?;
-                    let principal = verifier.verify(token).map_err(|e| {
-                        tracing::info!(error = %e, "refused websocket token");
-                        async_graphql::Error::new("the bearer token is invalid or expired")
-                    })?;
-                    let services = schema
-                        .data::<Services>()
-                        .ok_or_else(|| async_graphql::Error::new("internal error"))?;
-                    let mut data = async_graphql::Data::default();
-                    data.insert(RequestScope::new(principal, services));
-                    Ok(data)
-                })
-                .serve()
-        })
-}
-
-/// Whether a document's operation is a mutation (first operation keyword).
-fn is_mutation(query: &str) -> bool {
+/// Whether a document has a mutation. A document over the limits is not parsed
+/// here (the schema refuses it with its code).
+fn is_mutation(query: &str, limits: &crate::graphql::limits::OperationLimits) -> bool {
+    if crate::graphql::limits::scan(query, limits).is_err() {
+        return false;
+    }
     match async_graphql::parser::parse_query(query) {
         Ok(doc) => doc
             .operations

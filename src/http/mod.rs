@@ -3,8 +3,11 @@
 
 mod documents;
 mod graphql;
+mod guard;
 mod health;
+pub(crate) mod server;
 mod webhooks;
+mod ws;
 
 use std::sync::Arc;
 
@@ -31,18 +34,38 @@ pub(crate) struct AppState {
     pub rules: Arc<crate::rules::RuleEngine>,
     pub webhook_secret: Option<crate::config::Secret>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Bounds and switches of the HTTP surface.
+    pub http: Arc<crate::config::Http>,
+    /// The operation limits, for checks made before the schema runs.
+    pub limits: crate::graphql::limits::OperationLimits,
+    /// Cancelled when the gateway shuts down: open sockets say goodbye.
+    pub going_away: tokio_util::sync::CancellationToken,
+    /// Long-lived connection work (WebSockets) shutdown waits for.
+    pub tasks: tokio_util::task::TaskTracker,
 }
 
 /// Every route. No socket needed: tests may `oneshot` it.
 pub(crate) fn router(state: AppState) -> Router {
-    Router::new()
+    let bounded = axum::middleware::from_fn_with_state(state.clone(), guard::bounded_body);
+    let graphql = Router::new()
         .route(
             "/graphql",
             get(graphql::get_graphql).post(graphql::post_graphql),
         )
-        .route("/graphql/ws", get(graphql::websocket))
+        .layer(axum::middleware::from_fn(guard::csrf))
+        .layer(bounded.clone());
+    let graphql = match guard::cors(&state.http.cors_origins) {
+        Some(cors) => graphql.layer(cors),
+        None => graphql,
+    };
+    Router::new()
+        .merge(graphql)
+        .route("/graphql/ws", get(ws::websocket))
         .route("/documents/{id}/content", get(documents::content))
-        .route("/webhooks/{platform}", post(webhooks::receive))
+        .route(
+            "/webhooks/{platform}",
+            post(webhooks::receive).layer(bounded),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics))

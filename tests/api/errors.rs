@@ -111,7 +111,7 @@ async fn a_failing_platform_yields_partial_data_and_names_the_platform() {
 
 #[tokio::test]
 async fn mutations_over_get_and_graphiql_for_browsers() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(&[("GRIDCASE_GRAPHIQL", "true".into())]).await;
     let page = app
         .http
         .get(format!("{}/graphql", app.url))
@@ -127,6 +127,7 @@ async fn mutations_over_get_and_graphiql_for_browsers() {
         .get(format!("{}/graphql", app.url))
         .query(&[("query", "{ me { role partnerId } }")])
         .bearer_auth(partner("TP-0001"))
+        .header("apollo-require-preflight", "true")
         .header("accept", "application/graphql-response+json")
         .send()
         .await
@@ -145,6 +146,7 @@ async fn mutations_over_get_and_graphiql_for_browsers() {
         .get(format!("{}/graphql", app.url))
         .query(&[("query", "mutation { __typename }")])
         .bearer_auth(agent())
+        .header("apollo-require-preflight", "true")
         .send()
         .await
         .unwrap();

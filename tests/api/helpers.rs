@@ -61,6 +61,18 @@ pub async fn start_gateway(
     cc: &str,
     extra: &[(&'static str, String)],
 ) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let gw = run_gateway(tg, cc, extra).await;
+    (gw.url, gw.stop)
+}
+
+/// A running gateway whose end can be awaited.
+pub struct RunningGateway {
+    pub url: String,
+    pub stop: tokio::sync::oneshot::Sender<()>,
+    pub done: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+pub async fn run_gateway(tg: &str, cc: &str, extra: &[(&'static str, String)]) -> RunningGateway {
     let mut vars: HashMap<&str, String> = HashMap::from([
         ("GRIDCASE_LISTEN", "127.0.0.1:0".to_owned()),
         ("GRIDCASE_TRADING_GRID_URL", tg.to_owned()),
@@ -77,11 +89,11 @@ pub async fn start_gateway(
         .expect("test configuration is valid");
     let app = App::build(config).await.expect("gateway starts");
     let url = format!("http://{}", app.addr());
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(app.run(async {
+    let (stop, rx) = tokio::sync::oneshot::channel();
+    let done = tokio::spawn(app.run(async {
         let _ = rx.await;
     }));
-    (url, tx)
+    RunningGateway { url, stop, done }
 }
 
 pub fn token_for(role: Role, partner: Option<&str>) -> String {

@@ -2,6 +2,7 @@
 
 mod documents;
 mod errors;
+mod hardening;
 mod helpers;
 mod isolation;
 mod queries;
