@@ -1,6 +1,7 @@
 //! Who is asking: bearer JWT → [`Principal`], and the policy table that decides
 //! what each principal may see.
 
+pub mod fields;
 mod jwt;
 pub mod policy;
 

@@ -2,6 +2,7 @@
 
 mod documents;
 mod errors;
+mod field_policy;
 mod hardening;
 mod helpers;
 mod isolation;
