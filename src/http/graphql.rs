@@ -169,10 +169,14 @@ pub(crate) async fn websocket(
                         })
                         .map(str::trim)
                         .ok_or_else(|| async_graphql::Error::new("a bearer token is required"))?;
-                    let principal = verifier.verify(token).map_err(|e| {
-                        tracing::info!(error = %e, "refused websocket token");
-                        async_graphql::Error::new("the bearer token is invalid or expired")
-                    })?;
+                    let principal = verifier
+                        .verify(token)
+                        .await
+                        .map_err(|e| {
+                            tracing::info!(error = %e, "refused websocket token");
+                            async_graphql::Error::new("the bearer token is invalid or expired")
+                        })?
+                        .principal;
                     let services = schema
                         .data::<Services>()
                         .ok_or_else(|| async_graphql::Error::new("internal error"))?;
