@@ -70,7 +70,7 @@ pub enum TokenError {
     UnknownKey,
     #[error("the token's algorithm does not fit the key it names")]
     KeyMismatch,
-    #[error("invalid token: {0}")]
+    #[error("invalid token: {}", describe(.0))]
     Invalid(#[from] jsonwebtoken::errors::Error),
     #[error("the token's `sub` is missing, empty or too long")]
     BadSubject,
@@ -177,6 +177,17 @@ impl JwtVerifier {
             principal,
             expires_at: UNIX_EPOCH + Duration::from_secs(exp),
         })
+    }
+}
+
+/// A refusal reason for the log: decoding errors are named by kind only, since
+/// their messages can quote parts of the token.
+fn describe(e: &jsonwebtoken::errors::Error) -> String {
+    use jsonwebtoken::errors::ErrorKind;
+    match e.kind() {
+        ErrorKind::Json(_) => "the header or claims are not the expected JSON".into(),
+        ErrorKind::Base64(_) | ErrorKind::Utf8(_) => "not base64url-encoded JSON".into(),
+        _ => e.to_string(),
     }
 }
 
@@ -344,6 +355,9 @@ mod tests {
             Err(TokenError::PartnerWithoutPartnerId)
         ));
         assert!(v.verify("not.a.jwt").await.is_err());
+        let odd = hs256(claims(json!({"exp": "secret-looking-value"})));
+        let logged = v.verify(&odd).await.unwrap_err().to_string();
+        assert!(!logged.contains("secret-looking-value"), "{logged}");
         assert!(matches!(
             v.verify(&"a".repeat(MAX_TOKEN_BYTES + 1)).await,
             Err(TokenError::TooLong)
@@ -458,6 +472,25 @@ mod tests {
                 "accepted {bad}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_key_set_at_start_is_an_error_naming_the_setting() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = AuthConfig {
+            keys: KeySource::Jwks {
+                url: format!("http://127.0.0.1:{port}/jwks").parse().unwrap(),
+                refresh: Duration::from_secs(300),
+            },
+            algorithms: vec![Algorithm::RS256],
+            ..AuthConfig::with_secret(Secret::new(SECRET))
+        };
+        let err = JwtVerifier::from_config(&config).await.err().unwrap();
+        assert!(err.to_string().starts_with("GRIDCASE_JWKS_URL"), "{err}");
     }
 
     #[tokio::test]
