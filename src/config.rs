@@ -1083,6 +1083,40 @@ mod tests {
     }
 
     #[test]
+    fn the_token_settings_read_from_the_file_and_short_secrets_stay_refused() {
+        let dir = std::env::temp_dir().join(format!("gridcase-cfg4-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gridcase.toml");
+        std::fs::write(
+            &path,
+            "[auth]\njwks_url = \"https://idp.example/keys\"\njwks_refresh_ms = 60000\njwt_algorithms = [\"PS256\"]\nrole_claim = \"groups\"\nrole_map = { \"Gridcase Admins\" = \"admin\" }\n",
+        )
+        .unwrap();
+        let c = Settings::load(
+            Some(&path),
+            &env(&[
+                ("GRIDCASE_TRADING_GRID_URL", "http://tg.example"),
+                ("GRIDCASE_CORE_CASE_URL", "http://cc.example"),
+            ]),
+        )
+        .unwrap()
+        .resolve(false)
+        .unwrap();
+        assert!(
+            matches!(c.auth.keys, KeySource::Jwks { refresh, .. } if refresh == Duration::from_secs(60))
+        );
+        assert_eq!(c.auth.algorithms, vec![jsonwebtoken::Algorithm::PS256]);
+        assert_eq!(
+            c.auth.claims.role_values,
+            vec![("Gridcase Admins".to_owned(), crate::auth::Role::Admin)]
+        );
+        let short = explicit(&[("GRIDCASE_JWT_SECRET", "too-short")])
+            .unwrap_err()
+            .to_string();
+        assert!(short.contains("GRIDCASE_JWT_SECRET"), "{short}");
+    }
+
+    #[test]
     fn sandbox_mode_verifies_with_the_sandbox_secret_whatever_else_is_set() {
         let s = Settings::load(
             None,
