@@ -135,9 +135,23 @@ struct PlatformFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AuthFile {
+    /// Exactly one key source: an HMAC secret, a public key (PEM text or a path
+    /// to a PEM file), or an identity provider's JWKS URL.
     jwt_secret: Option<Secret>,
+    jwt_public_key: Option<String>,
+    jwks_url: Option<String>,
+    /// How often the JWKS is fetched again, in ms.
+    jwks_refresh_ms: Option<u64>,
     jwt_issuer: Option<String>,
     jwt_audience: Option<String>,
+    /// The accepted `alg`s (default: what the key source implies).
+    jwt_algorithms: Option<Vec<String>>,
+    /// Claim carrying the role (or roles, groups, scopes); default `role`.
+    role_claim: Option<String>,
+    /// Claim carrying a partner's id; default `partner_id`.
+    partner_claim: Option<String>,
+    /// Claim value → partner | agent | admin; default: the role names themselves.
+    role_map: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -183,12 +197,45 @@ pub struct PlatformConfig {
     pub retries: u32,
 }
 
+/// How bearer tokens are verified.
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
-    pub jwt_secret: Secret,
+    pub keys: KeySource,
+    /// When set, tokens must carry this `iss`.
     pub issuer: Option<String>,
+    /// When set, tokens must carry this `aud`.
     pub audience: Option<String>,
+    /// The only `alg`s accepted; each fits the key source.
+    pub algorithms: Vec<jsonwebtoken::Algorithm>,
+    pub claims: crate::auth::ClaimMapping,
 }
+
+impl AuthConfig {
+    /// HS256 tokens with the gateway's own claims, verified with `secret`.
+    pub fn with_secret(secret: Secret) -> Self {
+        Self {
+            keys: KeySource::Secret(secret),
+            issuer: None,
+            audience: None,
+            algorithms: vec![jsonwebtoken::Algorithm::HS256],
+            claims: crate::auth::ClaimMapping::default(),
+        }
+    }
+}
+
+/// Where the keys that verify tokens come from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// A shared HMAC secret (sandbox, small deployments, `gridcase token`).
+    Secret(Secret),
+    /// One public key, PEM text (RSA, EC P-256/P-384 or Ed25519).
+    PublicKey(String),
+    /// An identity provider's key set, fetched at start and every `refresh`.
+    Jwks { url: Url, refresh: Duration },
+}
+
+/// Default for `jwks_refresh_ms` (GRIDCASE_JWKS_REFRESH_MS).
+pub const DEFAULT_JWKS_REFRESH: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -403,6 +450,7 @@ impl Settings {
         if let Some(v) = get("GRIDCASE_JWT_AUDIENCE") {
             file.auth.jwt_audience = Some(v);
         }
+        load_auth_env(&mut file.auth, &get, &num)?;
         if let Some(v) = get("GRIDCASE_REDIS_URL") {
             file.redis_url = Some(Secret(v));
         }
@@ -425,11 +473,29 @@ impl Settings {
         self.file.trading_grid.url.is_none() && self.file.core_case.url.is_none()
     }
 
-    /// Point both platforms at simulators and use the sandbox JWT secret.
+    /// Point both platforms at simulators and verify tokens as the sandbox signs
+    /// them (the sandbox secret, the gateway's own claims).
     pub fn into_sandbox(mut self, trading_grid: &str, core_case: &str) -> Self {
         self.file.trading_grid.url = Some(trading_grid.to_owned());
         self.file.core_case.url = Some(core_case.to_owned());
-        self.file.auth.jwt_secret = Some(Secret::new(SANDBOX_JWT_SECRET));
+        let a = &self.file.auth;
+        if a.jwt_public_key.is_some()
+            || a.jwks_url.is_some()
+            || a.jwt_issuer.is_some()
+            || a.jwt_audience.is_some()
+            || a.jwt_algorithms.is_some()
+            || a.role_claim.is_some()
+            || a.partner_claim.is_some()
+            || a.role_map.is_some()
+        {
+            tracing::warn!(
+                "sandbox mode verifies tokens with the sandbox secret only; the auth settings apply once upstream URLs are set"
+            );
+        }
+        self.file.auth = AuthFile {
+            jwt_secret: Some(Secret::new(SANDBOX_JWT_SECRET)),
+            ..AuthFile::default()
+        };
         if self.file.webhook_secret.is_none() {
             self.file.webhook_secret = Some(Secret::new(SANDBOX_WEBHOOK_SECRET));
         }
@@ -482,24 +548,7 @@ impl Settings {
             f.core_case,
             &f.upstream,
         )?;
-        let jwt_secret = f.auth.jwt_secret.ok_or_else(|| {
-            invalid(
-                "auth.jwt_secret (GRIDCASE_JWT_SECRET)",
-                "required when upstream URLs are configured",
-            )
-        })?;
-        if !sandbox && jwt_secret.expose() == SANDBOX_JWT_SECRET {
-            return Err(invalid(
-                "auth.jwt_secret (GRIDCASE_JWT_SECRET)",
-                "the sandbox development secret is refused with real upstreams; set your own",
-            ));
-        }
-        if jwt_secret.expose().len() < 32 {
-            return Err(invalid(
-                "auth.jwt_secret (GRIDCASE_JWT_SECRET)",
-                "must be at least 32 characters",
-            ));
-        }
+        let auth = auth_config(f.auth, sandbox)?;
         let limits = resolve_limits(f.limits)?;
         let http = resolve_http(f.http, sandbox)?;
         if let Some(r) = &f.redis_url {
@@ -541,11 +590,7 @@ impl Settings {
             public_url,
             trading_grid,
             core_case,
-            auth: AuthConfig {
-                jwt_secret,
-                issuer: f.auth.jwt_issuer,
-                audience: f.auth.jwt_audience,
-            },
+            auth,
             limits,
             redis_url: f.redis_url,
             redis_namespace: f.redis_namespace.unwrap_or_else(|| "gridcase".into()),
@@ -739,6 +784,210 @@ fn resolve_http(f: HttpFile, sandbox: bool) -> Result<Http, ConfigError> {
             f.ws_max_message_bytes,
             d.ws_max_message_bytes,
         )?,
+    })
+}
+
+const JWT_SECRET_KEY: &str = "auth.jwt_secret (GRIDCASE_JWT_SECRET)";
+const JWT_PUBLIC_KEY_KEY: &str = "auth.jwt_public_key (GRIDCASE_JWT_PUBLIC_KEY)";
+const JWKS_URL_KEY: &str = "auth.jwks_url (GRIDCASE_JWKS_URL)";
+const JWKS_REFRESH_KEY: &str = "auth.jwks_refresh_ms (GRIDCASE_JWKS_REFRESH_MS)";
+const JWT_ALGORITHMS_KEY: &str = "auth.jwt_algorithms (GRIDCASE_JWT_ALGORITHMS)";
+const ROLE_MAP_KEY: &str = "auth.role_map (GRIDCASE_JWT_ROLE_MAP)";
+
+/// The token settings beyond secret, issuer and audience, from the environment.
+fn load_auth_env(
+    auth: &mut AuthFile,
+    get: &dyn Fn(&str) -> Option<String>,
+    num: &dyn Fn(&str) -> Result<Option<u64>, ConfigError>,
+) -> Result<(), ConfigError> {
+    if let Some(v) = get("GRIDCASE_JWT_PUBLIC_KEY") {
+        auth.jwt_public_key = Some(v);
+    }
+    if let Some(v) = get("GRIDCASE_JWKS_URL") {
+        auth.jwks_url = Some(v);
+    }
+    if let Some(v) = num("GRIDCASE_JWKS_REFRESH_MS")? {
+        auth.jwks_refresh_ms = Some(v);
+    }
+    if let Some(v) = get("GRIDCASE_JWT_ALGORITHMS") {
+        auth.jwt_algorithms = Some(
+            v.split([',', ' '])
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        );
+    }
+    if let Some(v) = get("GRIDCASE_JWT_ROLE_CLAIM") {
+        auth.role_claim = Some(v.trim().to_owned());
+    }
+    if let Some(v) = get("GRIDCASE_JWT_PARTNER_CLAIM") {
+        auth.partner_claim = Some(v.trim().to_owned());
+    }
+    if let Some(v) = get("GRIDCASE_JWT_ROLE_MAP") {
+        let mut map = std::collections::BTreeMap::new();
+        for pair in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (value, role) = pair.rsplit_once('=').ok_or_else(|| {
+                invalid(
+                    ROLE_MAP_KEY,
+                    format!("`{pair}`: expected CLAIM_VALUE=ROLE, e.g. gridcase.agent=agent"),
+                )
+            })?;
+            map.insert(value.trim().to_owned(), role.trim().to_owned());
+        }
+        auth.role_map = Some(map);
+    }
+    Ok(())
+}
+
+/// Validate the token settings: exactly one key source, algorithms that fit it,
+/// production-grade secrets outside sandbox mode, a sound claim mapping.
+fn auth_config(a: AuthFile, sandbox: bool) -> Result<AuthConfig, ConfigError> {
+    use crate::auth::{KeyKind, Role, VerificationKey};
+    use jsonwebtoken::Algorithm;
+
+    let sources = [
+        a.jwt_secret.is_some(),
+        a.jwt_public_key.is_some(),
+        a.jwks_url.is_some(),
+    ];
+    let one_of = "GRIDCASE_JWT_SECRET, GRIDCASE_JWT_PUBLIC_KEY or GRIDCASE_JWKS_URL";
+    match sources.iter().filter(|s| **s).count() {
+        0 => {
+            return Err(invalid(
+                "auth",
+                format!("one of {one_of} is required when upstream URLs are configured"),
+            ))
+        }
+        1 => {}
+        _ => return Err(invalid("auth", format!("set only one of {one_of}"))),
+    }
+    // The key source and the kind of key it yields (a key set's kinds vary by key).
+    let (keys, kind) = if let Some(secret) = a.jwt_secret {
+        if !sandbox && secret.expose() == SANDBOX_JWT_SECRET {
+            return Err(invalid(
+                JWT_SECRET_KEY,
+                "the sandbox development secret is refused with real upstreams; set your own",
+            ));
+        }
+        if secret.expose().len() < 32 {
+            return Err(invalid(JWT_SECRET_KEY, "must be at least 32 characters"));
+        }
+        (KeySource::Secret(secret), Some(KeyKind::Hmac))
+    } else if let Some(value) = a.jwt_public_key {
+        // PEM text itself, or the path of a PEM file.
+        let pem = if value.trim_start().starts_with("-----BEGIN") {
+            value
+        } else {
+            std::fs::read_to_string(value.trim()).map_err(|e| {
+                invalid(
+                    JWT_PUBLIC_KEY_KEY,
+                    format!(
+                        "neither PEM text nor a readable file `{}`: {e}",
+                        value.trim()
+                    ),
+                )
+            })?
+        };
+        let key =
+            VerificationKey::from_public_pem(&pem).map_err(|m| invalid(JWT_PUBLIC_KEY_KEY, m))?;
+        (KeySource::PublicKey(pem), Some(key.kind))
+    } else {
+        let raw = a.jwks_url.unwrap_or_default();
+        let url = parse_url(JWKS_URL_KEY, &raw)?;
+        let loopback = matches!(
+            url.host(),
+            Some(url::Host::Ipv4(ip)) if ip.is_loopback()
+        ) || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+            || url.host_str() == Some("localhost");
+        if url.scheme() != "https" && !loopback {
+            return Err(invalid(
+                JWKS_URL_KEY,
+                "must be https:// (http:// only on a loopback address)",
+            ));
+        }
+        let refresh = match a.jwks_refresh_ms {
+            None => DEFAULT_JWKS_REFRESH,
+            Some(ms) if ms >= 1_000 => Duration::from_millis(ms),
+            Some(_) => return Err(invalid(JWKS_REFRESH_KEY, "at least 1000")),
+        };
+        (KeySource::Jwks { url, refresh }, None)
+    };
+    let algorithms: Vec<Algorithm> = match a.jwt_algorithms {
+        None => match kind {
+            Some(k) => vec![k.default_algorithm()],
+            None => vec![Algorithm::RS256, Algorithm::ES256],
+        },
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                n.trim().parse::<Algorithm>().map_err(|_| {
+                    invalid(
+                        JWT_ALGORITHMS_KEY,
+                        format!("unknown algorithm `{n}` (HS256/384/512, RS256/384/512, PS256/384/512, ES256/384, EdDSA)"),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    if algorithms.is_empty() {
+        return Err(invalid(JWT_ALGORITHMS_KEY, "name at least one algorithm"));
+    }
+    for alg in &algorithms {
+        let fits = match kind {
+            Some(k) => k.verifies(*alg),
+            // A key set holds public keys only: HMAC never comes from one.
+            None => !KeyKind::Hmac.verifies(*alg),
+        };
+        if !fits {
+            let what = kind.map_or("a JWKS (public keys only)", KeyKind::name);
+            return Err(invalid(
+                JWT_ALGORITHMS_KEY,
+                format!("{alg:?} cannot be verified with {what}"),
+            ));
+        }
+    }
+    let mut claims = crate::auth::ClaimMapping::default();
+    for (key, name, target) in [
+        (
+            "auth.role_claim (GRIDCASE_JWT_ROLE_CLAIM)",
+            a.role_claim,
+            &mut claims.role_claim,
+        ),
+        (
+            "auth.partner_claim (GRIDCASE_JWT_PARTNER_CLAIM)",
+            a.partner_claim,
+            &mut claims.partner_claim,
+        ),
+    ] {
+        match name {
+            Some(n) if n.trim().is_empty() => return Err(invalid(key, "must not be empty")),
+            Some(n) => *target = n.trim().to_owned(),
+            None => {}
+        }
+    }
+    if let Some(map) = a.role_map {
+        if map.is_empty() {
+            return Err(invalid(
+                ROLE_MAP_KEY,
+                "map at least one claim value to a role",
+            ));
+        }
+        claims.role_values = map
+            .into_iter()
+            .map(|(value, role)| {
+                let role: Role = role
+                    .parse()
+                    .map_err(|m: String| invalid(ROLE_MAP_KEY, format!("`{value}`: {m}")))?;
+                Ok((value, role))
+            })
+            .collect::<Result<_, ConfigError>>()?;
+    }
+    Ok(AuthConfig {
+        keys,
+        issuer: a.jwt_issuer,
+        audience: a.jwt_audience,
+        algorithms,
+        claims,
     })
 }
 
@@ -963,6 +1212,196 @@ mod tests {
         assert_eq!(c.rules.poll_interval, Some(Duration::from_millis(500)));
         assert!(c.webhook_secret.is_some());
         assert!(c.redis_url.is_none());
+    }
+
+    fn explicit(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut pairs = vec![
+            ("GRIDCASE_TRADING_GRID_URL", "http://tg.example"),
+            ("GRIDCASE_CORE_CASE_URL", "http://cc.example"),
+        ];
+        pairs.extend_from_slice(extra);
+        Settings::load(None, &env(&pairs))?.resolve(false)
+    }
+
+    const RSA_PUB: &str = include_str!("../tests/fixtures/jwt/rsa-a.pub.pem");
+
+    #[test]
+    fn exactly_one_token_key_source_is_required() {
+        let none = explicit(&[]).unwrap_err().to_string();
+        assert!(none.contains("GRIDCASE_JWKS_URL"), "{none}");
+        let two = explicit(&[
+            ("GRIDCASE_JWT_SECRET", SECRET),
+            ("GRIDCASE_JWKS_URL", "https://idp.example/keys"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(two.contains("only one"), "{two}");
+        let jwks = explicit(&[("GRIDCASE_JWKS_URL", "https://idp.example/keys")]).unwrap();
+        assert!(
+            matches!(jwks.auth.keys, KeySource::Jwks { refresh, .. } if refresh == DEFAULT_JWKS_REFRESH)
+        );
+        assert_eq!(
+            jwks.auth.algorithms,
+            vec![
+                jsonwebtoken::Algorithm::RS256,
+                jsonwebtoken::Algorithm::ES256
+            ]
+        );
+    }
+
+    #[test]
+    fn a_public_key_is_read_from_pem_text_or_a_file_and_sets_the_default_algorithm() {
+        let text = explicit(&[("GRIDCASE_JWT_PUBLIC_KEY", RSA_PUB)]).unwrap();
+        assert_eq!(text.auth.algorithms, vec![jsonwebtoken::Algorithm::RS256]);
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/jwt/ec-p256.pub.pem"
+        );
+        let file = explicit(&[("GRIDCASE_JWT_PUBLIC_KEY", path)]).unwrap();
+        assert_eq!(file.auth.algorithms, vec![jsonwebtoken::Algorithm::ES256]);
+        let missing = explicit(&[("GRIDCASE_JWT_PUBLIC_KEY", "/nonexistent/key.pem")])
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("GRIDCASE_JWT_PUBLIC_KEY"), "{missing}");
+    }
+
+    #[test]
+    fn algorithms_that_do_not_fit_the_key_source_are_refused() {
+        for extra in [
+            [
+                ("GRIDCASE_JWT_PUBLIC_KEY", RSA_PUB),
+                ("GRIDCASE_JWT_ALGORITHMS", "RS256,HS256"),
+            ],
+            [
+                ("GRIDCASE_JWT_PUBLIC_KEY", RSA_PUB),
+                ("GRIDCASE_JWT_ALGORITHMS", "ES256"),
+            ],
+            [
+                ("GRIDCASE_JWKS_URL", "https://idp.example/k"),
+                ("GRIDCASE_JWT_ALGORITHMS", "HS256"),
+            ],
+            [
+                ("GRIDCASE_JWT_SECRET", SECRET),
+                ("GRIDCASE_JWT_ALGORITHMS", "RS256"),
+            ],
+            [
+                ("GRIDCASE_JWT_SECRET", SECRET),
+                ("GRIDCASE_JWT_ALGORITHMS", "none"),
+            ],
+        ] {
+            let err = explicit(&extra).unwrap_err().to_string();
+            assert!(err.contains("GRIDCASE_JWT_ALGORITHMS"), "{extra:?}: {err}");
+        }
+        let pinned = explicit(&[
+            ("GRIDCASE_JWKS_URL", "https://idp.example/k"),
+            ("GRIDCASE_JWT_ALGORITHMS", "PS256, ES384"),
+        ])
+        .unwrap();
+        assert_eq!(
+            pinned.auth.algorithms,
+            vec![
+                jsonwebtoken::Algorithm::PS256,
+                jsonwebtoken::Algorithm::ES384
+            ]
+        );
+    }
+
+    #[test]
+    fn a_jwks_url_must_be_https_unless_on_loopback() {
+        let err = explicit(&[("GRIDCASE_JWKS_URL", "http://idp.example/keys")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("GRIDCASE_JWKS_URL"), "{err}");
+        assert!(explicit(&[("GRIDCASE_JWKS_URL", "http://127.0.0.1:8080/keys")]).is_ok());
+        let fast = explicit(&[
+            ("GRIDCASE_JWKS_URL", "https://idp.example/keys"),
+            ("GRIDCASE_JWKS_REFRESH_MS", "10"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(fast.contains("GRIDCASE_JWKS_REFRESH_MS"), "{fast}");
+    }
+
+    #[test]
+    fn the_claim_mapping_comes_from_settings_and_unknown_roles_are_refused() {
+        let c = explicit(&[
+            ("GRIDCASE_JWT_SECRET", SECRET),
+            ("GRIDCASE_JWT_ROLE_CLAIM", "scp"),
+            ("GRIDCASE_JWT_PARTNER_CLAIM", "ext.partner"),
+            (
+                "GRIDCASE_JWT_ROLE_MAP",
+                "gridcase.agent=agent, gridcase.partner=partner",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(c.auth.claims.role_claim, "scp");
+        assert_eq!(c.auth.claims.partner_claim, "ext.partner");
+        assert!(c
+            .auth
+            .claims
+            .role_values
+            .contains(&("gridcase.agent".into(), crate::auth::Role::Agent)));
+        for map in ["gridcase.agent=root", "no-equals-sign"] {
+            let err = explicit(&[
+                ("GRIDCASE_JWT_SECRET", SECRET),
+                ("GRIDCASE_JWT_ROLE_MAP", map),
+            ])
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("GRIDCASE_JWT_ROLE_MAP"), "{map}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_token_settings_read_from_the_file_and_short_secrets_stay_refused() {
+        let dir = std::env::temp_dir().join(format!("gridcase-cfg4-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gridcase.toml");
+        std::fs::write(
+            &path,
+            "[auth]\njwks_url = \"https://idp.example/keys\"\njwks_refresh_ms = 60000\njwt_algorithms = [\"PS256\"]\nrole_claim = \"groups\"\nrole_map = { \"Gridcase Admins\" = \"admin\" }\n",
+        )
+        .unwrap();
+        let c = Settings::load(
+            Some(&path),
+            &env(&[
+                ("GRIDCASE_TRADING_GRID_URL", "http://tg.example"),
+                ("GRIDCASE_CORE_CASE_URL", "http://cc.example"),
+            ]),
+        )
+        .unwrap()
+        .resolve(false)
+        .unwrap();
+        assert!(
+            matches!(c.auth.keys, KeySource::Jwks { refresh, .. } if refresh == Duration::from_secs(60))
+        );
+        assert_eq!(c.auth.algorithms, vec![jsonwebtoken::Algorithm::PS256]);
+        assert_eq!(
+            c.auth.claims.role_values,
+            vec![("Gridcase Admins".to_owned(), crate::auth::Role::Admin)]
+        );
+        let short = explicit(&[("GRIDCASE_JWT_SECRET", "too-short")])
+            .unwrap_err()
+            .to_string();
+        assert!(short.contains("GRIDCASE_JWT_SECRET"), "{short}");
+    }
+
+    #[test]
+    fn sandbox_mode_verifies_with_the_sandbox_secret_whatever_else_is_set() {
+        let s = Settings::load(
+            None,
+            &env(&[
+                ("GRIDCASE_JWKS_URL", "https://idp.example/keys"),
+                ("GRIDCASE_JWT_ISSUER", "https://idp.example"),
+            ]),
+        )
+        .unwrap();
+        let c = s
+            .into_sandbox("http://127.0.0.1:1", "http://127.0.0.1:2")
+            .resolve(true)
+            .unwrap();
+        assert!(matches!(&c.auth.keys, KeySource::Secret(s) if s.expose() == SANDBOX_JWT_SECRET));
+        assert_eq!(c.auth.issuer, None);
     }
 
     #[test]

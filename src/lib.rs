@@ -142,7 +142,7 @@ impl App {
         );
         let state = http::AppState {
             schema,
-            verifier: Arc::new(auth::JwtVerifier::new(&config.auth)),
+            verifier: Arc::new(auth::JwtVerifier::from_config(&config.auth).await?),
             tg: tg.clone(),
             cc: cc.clone(),
             store,

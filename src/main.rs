@@ -67,7 +67,8 @@ enum Command {
         #[arg(long, requires = "webhook_url")]
         webhook_secret: Option<String>,
     },
-    /// Sign a bearer token (with GRIDCASE_JWT_SECRET, or the sandbox secret when unset).
+    /// Sign a bearer token (with GRIDCASE_JWT_SECRET, or the sandbox secret when unset;
+    /// or with --private-key, as an identity provider would).
     Token {
         #[arg(long)]
         role: Role,
@@ -80,6 +81,14 @@ enum Command {
         /// Lifetime, e.g. 1h, 30m, 7d.
         #[arg(long, default_value = "1h")]
         ttl: humantime::Duration,
+        /// Sign with this private key PEM file instead (RS256 for RSA, ES256 for
+        /// EC P-256), to test a gateway set up with GRIDCASE_JWT_PUBLIC_KEY or
+        /// GRIDCASE_JWKS_URL.
+        #[arg(long)]
+        private_key: Option<PathBuf>,
+        /// Key id (`kid`) for the token header, with --private-key.
+        #[arg(long, requires = "private_key")]
+        kid: Option<String>,
     },
     /// Print the GraphQL schema (SDL).
     PrintSchema,
@@ -159,11 +168,35 @@ async fn run() -> anyhow::Result<()> {
             partner,
             subject,
             ttl,
+            private_key,
+            kid,
         } => {
             if role == Role::Partner && partner.is_none() {
                 anyhow::bail!("--role partner needs --partner ID");
             }
             let settings = Settings::load(None, &env)?;
+            if let Some(path) = private_key {
+                let pem = std::fs::read(&path)
+                    .with_context(|| format!("--private-key {}", path.display()))?;
+                let claims = gridcase::auth::Claims::new(
+                    role,
+                    partner.as_deref(),
+                    &subject,
+                    ttl.into(),
+                    settings.jwt_issuer(),
+                    settings.jwt_audience(),
+                );
+                let token =
+                    gridcase::auth::sign_with_private_key(&pem, None, kid.as_deref(), &claims)
+                        .with_context(|| {
+                            format!(
+                                "--private-key {}: not an RSA or EC P-256 private key PEM",
+                                path.display()
+                            )
+                        })?;
+                println!("{token}");
+                return Ok(());
+            }
             let secret = match settings.jwt_secret() {
                 Some(s) => s.clone(),
                 None => {

@@ -106,8 +106,8 @@ async fn the_sandbox_prints_working_tokens_and_answers_the_dashboard() {
     assert_eq!(me["data"]["me"]["role"], "AGENT");
 }
 
-#[test]
-fn gridcase_token_signs_with_the_configured_secret() {
+#[tokio::test]
+async fn gridcase_token_signs_with_the_configured_secret() {
     let out = Command::new(env!("CARGO_BIN_EXE_gridcase"))
         .args([
             "token",
@@ -126,14 +126,16 @@ fn gridcase_token_signs_with_the_configured_secret() {
         .unwrap();
     assert!(out.status.success());
     let token = String::from_utf8(out.stdout).unwrap();
-    let config = gridcase::config::AuthConfig {
-        jwt_secret: gridcase::config::Secret::new("a-secret-for-this-test-of-32-characters"),
-        issuer: None,
-        audience: None,
-    };
-    let principal = gridcase::auth::JwtVerifier::new(&config)
+    let config = gridcase::config::AuthConfig::with_secret(gridcase::config::Secret::new(
+        "a-secret-for-this-test-of-32-characters",
+    ));
+    let principal = gridcase::auth::JwtVerifier::from_config(&config)
+        .await
+        .unwrap()
         .verify(token.trim())
-        .expect("the printed token verifies");
+        .await
+        .expect("the printed token verifies")
+        .principal;
     assert_eq!(principal.partner().map(|p| p.as_str()), Some("TP-0007"));
 
     let refused = Command::new(env!("CARGO_BIN_EXE_gridcase"))
@@ -141,4 +143,44 @@ fn gridcase_token_signs_with_the_configured_secret() {
         .output()
         .unwrap();
     assert!(!refused.status.success(), "a partner token needs --partner");
+}
+
+#[tokio::test]
+async fn gridcase_token_signs_with_a_private_key_as_an_identity_provider_would() {
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/jwt");
+    let out = Command::new(env!("CARGO_BIN_EXE_gridcase"))
+        .args([
+            "token",
+            "--role",
+            "agent",
+            "--kid",
+            "key-a",
+            "--private-key",
+        ])
+        .arg(format!("{fixtures}/rsa-a.key.pem"))
+        .env_remove("GRIDCASE_JWT_SECRET")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap();
+    let header = jsonwebtoken::decode_header(token.trim()).unwrap();
+    assert_eq!(header.kid.as_deref(), Some("key-a"));
+    let config = gridcase::config::AuthConfig {
+        keys: gridcase::config::KeySource::PublicKey(
+            std::fs::read_to_string(format!("{fixtures}/rsa-a.pub.pem")).unwrap(),
+        ),
+        algorithms: vec![jsonwebtoken::Algorithm::RS256],
+        ..gridcase::config::AuthConfig::with_secret(gridcase::config::Secret::new(""))
+    };
+    let verified = gridcase::auth::JwtVerifier::from_config(&config)
+        .await
+        .unwrap()
+        .verify(token.trim())
+        .await
+        .expect("the printed token verifies with the public key");
+    assert_eq!(verified.principal.role(), gridcase::auth::Role::Agent);
 }

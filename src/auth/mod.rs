@@ -1,11 +1,25 @@
 //! Who is asking: bearer JWT → [`Principal`], and the policy table that decides
 //! what each principal may see.
+//!
+//! - `jwt`    — the verifier (pinned algorithms, `exp`/`nbf`/`iss`/`aud`), signing
+//! - `keys`   — verification keys and which algorithms each kind may verify
+//! - `jwks`   — an identity provider's key set: cached, refreshed, refetched on new `kid`s
+//! - `claims` — which claims carry the role and the partner id
 
+mod claims;
 pub mod fields;
+mod jwks;
 mod jwt;
+mod keys;
 pub mod policy;
 
-pub use jwt::{sign, Claims, JwtVerifier, TokenError};
+pub use claims::ClaimMapping;
+pub use jwks::MIN_REFETCH as JWKS_MIN_REFETCH;
+pub use jwt::{
+    sign, sign_with_private_key, Claims, JwtVerifier, KeyError, TokenError, Verified, LEEWAY_SECS,
+};
+pub use keys::KeyKind;
+pub(crate) use keys::VerificationKey;
 
 use crate::domain::PartnerId;
 

@@ -103,6 +103,14 @@ fn actor(ctx: &Context<'_>) -> Result<String> {
     })
 }
 
+/// A client's idempotency key, scoped to the caller's subject: two people who
+/// pick the same key never replay each other's answers.
+fn scoped_key(principal: &Principal, key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let subject = Sha256::digest(principal.subject().as_bytes());
+    format!("{}:{key}", hex::encode(&subject[..12]))
+}
+
 /// Open a case for a partner issue or for failed transactions.
 #[derive(InputObject)]
 struct EscalateInput {
@@ -198,7 +206,10 @@ impl Mutation {
             team: input.team,
             note: input.note,
         };
-        let key = input.idempotency_key;
+        let key = match input.idempotency_key {
+            Some(k) => Some(scoped_key(&scope(ctx)?.principal, &k)),
+            None => None,
+        };
         detached(async move { wf.escalate(&actor, workflow_input, key.as_deref()).await })
             .await
             .map(payload)

@@ -154,8 +154,8 @@ where
                 "a bearer token is required",
             ));
         };
-        match state.verifier.verify(token) {
-            Ok(p) => Ok(Authenticated(p)),
+        match state.verifier.verify(token).await {
+            Ok(v) => Ok(Authenticated(v.principal)),
             Err(e) => {
                 tracing::info!(error = %e, "refused bearer token");
                 Err(error_response(

@@ -4,13 +4,12 @@
 //! size, is closed when its token expires, and is told `1001 Going away` when the
 //! gateway shuts down. Close codes are the ones graphql-transport-ws defines.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_graphql::{Response, ServerError, Value};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::Extension;
-use base64::Engine;
 use futures::stream::{BoxStream, SplitSink};
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -168,7 +167,7 @@ impl Session {
             };
             match m.kind.as_str() {
                 "connection_init" => {
-                    return match self.authenticate(m.payload.as_ref()) {
+                    return match self.authenticate(m.payload.as_ref()).await {
                         Ok((principal, expires)) => {
                             self.send(json!({ "type": "connection_ack" })).await?;
                             if self.protocol == Protocol::Legacy {
@@ -197,7 +196,7 @@ impl Session {
 
     /// The bearer token of a `connection_init` payload (`Authorization` or
     /// `authorization`), verified; the instant the socket must close with it.
-    fn authenticate(
+    async fn authenticate(
         &self,
         payload: Option<&serde_json::Value>,
     ) -> Result<(Principal, Option<tokio::time::Instant>), &'static str> {
@@ -210,11 +209,12 @@ impl Session {
             })
             .map(str::trim)
             .ok_or("a bearer token is required")?;
-        let principal = self.state.verifier.verify(token).map_err(|e| {
+        let verified = self.state.verifier.verify(token).await.map_err(|e| {
             tracing::info!(error = %e, "refused websocket token");
             "the bearer token is invalid or expired"
         })?;
-        Ok((principal, token_expiry(token)))
+        let closes_at = tokio::time::Instant::now() + verified.expires_in();
+        Ok((verified.principal, Some(closes_at)))
     }
 
     /// Serve subscriptions until the client leaves, the token expires or the
@@ -331,19 +331,4 @@ fn is_request_error(response: &Response) -> bool {
             .errors
             .iter()
             .all(|e: &ServerError| e.path.is_empty())
-}
-
-/// When a token that has already been verified expires (its `exp` claim), as a
-/// timer instant.
-fn token_expiry(token: &str) -> Option<tokio::time::Instant> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let exp = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()?
-        .get("exp")?
-        .as_u64()?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
-    Some(tokio::time::Instant::now() + Duration::from_secs(exp.saturating_sub(now)))
 }
