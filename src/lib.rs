@@ -161,7 +161,9 @@ impl App {
             shutdown_timeout: config.http.shutdown_timeout,
         };
         let (going_away, tasks) = (state.going_away.clone(), state.tasks.clone());
-        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let addr = listener.local_addr()?;
         Ok(App {
             listener,

@@ -243,9 +243,8 @@ async fn serve(listen: Option<String>, config_path: Option<PathBuf>) -> anyhow::
             .parse()
             .with_context(|| format!("--listen {listen}: expected HOST:PORT"))?;
     }
-    let app = App::build(config.clone())
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    // Its errors say what failed: the listen address, Redis, the key set, …
+    let app = App::build(config.clone()).await?;
     let url = format!("http://{}/graphql", app.addr());
     if sandbox {
         // The simulators act like platforms with webhooks configured: every event
