@@ -595,7 +595,7 @@ async fn shutdown_closes_websockets_with_1001_and_returns_with_sockets_open() {
     let gw = run_gateway(
         &tg.base_url(),
         &cc.base_url(),
-        &[("GRIDCASE_HTTP__SHUTDOWN_TIMEOUT_MS", "2000".into())],
+        &[("GRIDCASE_HTTP__SHUTDOWN_TIMEOUT_MS", "3000".into())],
     )
     .await;
     let mut ws = ws_open(&gw.url).await;
@@ -609,11 +609,11 @@ async fn shutdown_closes_websockets_with_1001_and_returns_with_sockets_open() {
         .write_all(b"POST /graphql HTTP/1.1\r\n")
         .await
         .unwrap();
-    // A mutation in flight on a slow platform finishes before the gateway stops.
+    // A mutation in flight on a slow platform is answered before the gateway stops.
     let client = reqwest::Client::new();
     client
         .put(format!("{}/__sim/faults", cc.base_url()))
-        .json(&json!({ "latency_ms": 500 }))
+        .json(&json!({ "latency_ms": 150 }))
         .send()
         .await
         .unwrap();
@@ -623,10 +623,13 @@ async fn shutdown_closes_websockets_with_1001_and_returns_with_sockets_open() {
             reqwest::Client::new()
                 .post(format!("{url}/graphql"))
                 .bearer_auth(agent())
-                .json(&json!({ "query": r#"{ case(id: "CASE-000001") { number } }"# }))
+                .json(&json!({ "query": r#"mutation { publishStatus(input: { caseId: "CASE-000001", message: "Checking with the carrier." }) { case { number } } }"# }))
                 .send()
                 .await
-                .map(|r| r.status().as_u16())
+                .ok()?
+                .json::<Value>()
+                .await
+                .ok()
         }
     });
     // The request is on its way once the simulator has seen it.
@@ -649,5 +652,13 @@ async fn shutdown_closes_websockets_with_1001_and_returns_with_sockets_open() {
         finished.is_ok(),
         "the gateway did not stop with sockets open"
     );
-    assert_eq!(in_flight.await.unwrap().ok(), Some(200));
+    let answer = in_flight
+        .await
+        .unwrap()
+        .expect("the mutation in flight was answered");
+    assert!(answer.get("errors").is_none(), "{answer}");
+    assert!(
+        answer["data"]["publishStatus"]["case"]["number"].is_string(),
+        "{answer}"
+    );
 }
