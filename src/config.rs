@@ -86,6 +86,25 @@ struct FileConfig {
     webhook_secret: Option<Secret>,
     #[serde(default)]
     rules: RulesFile,
+    #[serde(default)]
+    rate_limit: RateLimitFile,
+    /// Serve `/metrics` on this address instead of the public one.
+    metrics_listen: Option<String>,
+}
+
+/// Requests per second and burst per caller (by role) and per webhook source.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitFile {
+    enabled: Option<bool>,
+    partner_per_second: Option<u32>,
+    partner_burst: Option<u32>,
+    agent_per_second: Option<u32>,
+    agent_burst: Option<u32>,
+    admin_per_second: Option<u32>,
+    admin_burst: Option<u32>,
+    webhook_per_second: Option<u32>,
+    webhook_burst: Option<u32>,
 }
 
 /// Which platform events start workflows by themselves (all on by default).
@@ -213,6 +232,37 @@ impl Default for Rules {
     }
 }
 
+/// One token bucket's size: refilled at `per_second`, holding at most `burst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bucket {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// Rate limits: one bucket per partner (shared by its users), per staff subject,
+/// and per webhook source.
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    pub partner: Bucket,
+    pub agent: Bucket,
+    pub admin: Bucket,
+    pub webhook: Bucket,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        let b = |per_second, burst| Bucket { per_second, burst };
+        Self {
+            enabled: true,
+            partner: b(20, 40),
+            agent: b(50, 100),
+            admin: b(50, 100),
+            webhook: b(100, 200),
+        }
+    }
+}
+
 /// Everything `gridcase serve` needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -227,6 +277,9 @@ pub struct Config {
     /// Unset: webhooks are refused (401) and only polling can feed the rules.
     pub webhook_secret: Option<Secret>,
     pub rules: Rules,
+    pub rate_limit: RateLimitConfig,
+    /// Where `/metrics` is served when not on the public listener.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The webhook secret sandbox mode gives its simulators.
@@ -325,6 +378,27 @@ impl Settings {
         }
         if let Some(v) = num("GRIDCASE_POLL_INTERVAL_MS")? {
             file.rules.poll_interval_ms = Some(v);
+        }
+        // Rate limits and the metrics listener.
+        let rl = &mut file.rate_limit;
+        if let Some(v) = get("GRIDCASE_RATE_LIMIT_ENABLED") {
+            rl.enabled = Some(parse_flag("GRIDCASE_RATE_LIMIT_ENABLED", &v)?);
+        }
+        for (role, per_second, burst) in [
+            ("PARTNER", &mut rl.partner_per_second, &mut rl.partner_burst),
+            ("AGENT", &mut rl.agent_per_second, &mut rl.agent_burst),
+            ("ADMIN", &mut rl.admin_per_second, &mut rl.admin_burst),
+            ("WEBHOOK", &mut rl.webhook_per_second, &mut rl.webhook_burst),
+        ] {
+            for (suffix, slot) in [("PER_SECOND", per_second), ("BURST", burst)] {
+                let key = format!("GRIDCASE_RATE_LIMIT_{role}_{suffix}");
+                if let Some(v) = num(&key)? {
+                    *slot = Some(u32::try_from(v).map_err(|_| invalid(&key, "too large"))?);
+                }
+            }
+        }
+        if let Some(v) = get("GRIDCASE_METRICS_LISTEN") {
+            file.metrics_listen = Some(v);
         }
         Ok(Self { file })
     }
@@ -453,6 +527,19 @@ impl Settings {
                 .filter(|ms| *ms > 0)
                 .map(Duration::from_millis),
         };
+        let rate_limit = rate_limits(&f.rate_limit)?;
+        let metrics_listen = f
+            .metrics_listen
+            .as_deref()
+            .map(|v| {
+                v.parse::<SocketAddr>().map_err(|_| {
+                    invalid(
+                        "metrics_listen (GRIDCASE_METRICS_LISTEN)",
+                        "expected HOST:PORT, e.g. 127.0.0.1:9100",
+                    )
+                })
+            })
+            .transpose()?;
         Ok(Config {
             listen,
             public_url,
@@ -468,8 +555,49 @@ impl Settings {
             redis_namespace: f.redis_namespace.unwrap_or_else(|| "gridcase".into()),
             webhook_secret: f.webhook_secret,
             rules,
+            rate_limit,
+            metrics_listen,
         })
     }
+}
+
+fn parse_flag(key: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim() {
+        "true" | "1" | "on" => Ok(true),
+        "false" | "0" | "off" => Ok(false),
+        other => Err(invalid(key, format!("`{other}` is not true or false"))),
+    }
+}
+
+fn rate_limits(f: &RateLimitFile) -> Result<RateLimitConfig, ConfigError> {
+    let d = RateLimitConfig::default();
+    let bucket = |role: &str, default: Bucket, per_second: Option<u32>, burst: Option<u32>| {
+        let b = Bucket {
+            per_second: per_second.unwrap_or(default.per_second),
+            burst: burst.unwrap_or(default.burst),
+        };
+        for (name, v) in [("per_second", b.per_second), ("burst", b.burst)] {
+            if v == 0 {
+                let env = format!(
+                    "GRIDCASE_RATE_LIMIT_{}_{}",
+                    role.to_uppercase(),
+                    name.to_uppercase()
+                );
+                return Err(invalid(
+                    &format!("rate_limit.{role}_{name} ({env})"),
+                    "must be at least 1 (switch limiting off with GRIDCASE_RATE_LIMIT_ENABLED=false)",
+                ));
+            }
+        }
+        Ok(b)
+    };
+    Ok(RateLimitConfig {
+        enabled: f.enabled.unwrap_or(d.enabled),
+        partner: bucket("partner", d.partner, f.partner_per_second, f.partner_burst)?,
+        agent: bucket("agent", d.agent, f.agent_per_second, f.agent_burst)?,
+        admin: bucket("admin", d.admin, f.admin_per_second, f.admin_burst)?,
+        webhook: bucket("webhook", d.webhook, f.webhook_per_second, f.webhook_burst)?,
+    })
 }
 
 fn parse_url(key: &str, value: &str) -> Result<Url, ConfigError> {
@@ -693,6 +821,35 @@ mod tests {
         assert_eq!(c.rules.poll_interval, Some(Duration::from_millis(500)));
         assert!(c.webhook_secret.is_some());
         assert!(c.redis_url.is_none());
+    }
+
+    #[test]
+    fn rate_limits_come_from_env_and_a_zero_rate_is_refused_by_name() {
+        let base = [
+            ("GRIDCASE_TRADING_GRID_URL", "http://tg.example"),
+            ("GRIDCASE_CORE_CASE_URL", "http://cc.example"),
+            ("GRIDCASE_JWT_SECRET", SECRET),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let pairs: Vec<_> = base.iter().chain(extra).copied().collect();
+            Settings::load(None, &env(&pairs)).and_then(|s| s.resolve(false))
+        };
+        let c = with(&[
+            ("GRIDCASE_RATE_LIMIT_PARTNER_PER_SECOND", "3"),
+            ("GRIDCASE_RATE_LIMIT_ENABLED", "false"),
+        ])
+        .unwrap();
+        assert_eq!(c.rate_limit.partner.per_second, 3);
+        assert_eq!(c.rate_limit.partner.burst, 40);
+        assert!(!c.rate_limit.enabled);
+        let err = with(&[("GRIDCASE_RATE_LIMIT_AGENT_BURST", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("GRIDCASE_RATE_LIMIT_AGENT_BURST"), "{err}");
+        let err = with(&[("GRIDCASE_RATE_LIMIT_ENABLED", "maybe")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("GRIDCASE_RATE_LIMIT_ENABLED"), "{err}");
     }
 
     #[test]

@@ -145,6 +145,7 @@ impl App {
             rules: rules.clone(),
             webhook_secret: config.webhook_secret.clone(),
             metrics,
+            rate_limits: Arc::new(http::ratelimit::RateLimits::new(&config.rate_limit)),
         };
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;

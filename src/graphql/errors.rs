@@ -15,6 +15,8 @@ pub mod code {
     pub const INTERNAL: &str = "INTERNAL";
     pub const IDEMPOTENCY_CONFLICT: &str = "IDEMPOTENCY_CONFLICT";
     pub const RETRY_LATER: &str = "RETRY_LATER";
+    /// The caller's request budget is spent; `Retry-After` says when to come back.
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
 }
 
 pub(crate) fn bad_input(message: impl Into<String>) -> Error {

@@ -4,6 +4,7 @@
 mod documents;
 mod graphql;
 mod health;
+pub(crate) mod ratelimit;
 mod webhooks;
 
 use std::sync::Arc;
@@ -31,6 +32,8 @@ pub(crate) struct AppState {
     pub rules: Arc<crate::rules::RuleEngine>,
     pub webhook_secret: Option<crate::config::Secret>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Per-principal and per-webhook-source request budgets.
+    pub rate_limits: Arc<ratelimit::RateLimits>,
 }
 
 /// Every route. No socket needed: tests may `oneshot` it.
@@ -103,7 +106,19 @@ pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> R
     resp
 }
 
-/// The authenticated caller; requests without a valid bearer token get 401.
+/// 429 with `Retry-After` and a GraphQL-shaped body coded `RATE_LIMITED`.
+pub(crate) fn rate_limited(wait: ratelimit::RetryAfter) -> Response {
+    let mut resp = error_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        code::RATE_LIMITED,
+        "too many requests; retry after the time in the Retry-After header",
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(wait.secs()));
+    resp
+}
+
+/// The authenticated caller (and within its rate limit); requests without a valid bearer token get 401.
 pub(crate) struct Authenticated(pub Principal);
 
 impl<S> FromRequestParts<S> for Authenticated
@@ -132,7 +147,16 @@ where
             ));
         };
         match state.verifier.verify(token) {
-            Ok(p) => Ok(Authenticated(p)),
+            Ok(p) => match state.rate_limits.check(&p) {
+                Ok(()) => Ok(Authenticated(p)),
+                Err(wait) => {
+                    let role = ratelimit::role_label(&p);
+                    state
+                        .metrics
+                        .inc("gridcase_rate_limited_total", &[("caller", role)]);
+                    Err(rate_limited(wait))
+                }
+            },
             Err(e) => {
                 tracing::info!(error = %e, "refused bearer token");
                 Err(error_response(

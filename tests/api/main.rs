@@ -5,6 +5,7 @@ mod errors;
 mod helpers;
 mod isolation;
 mod queries;
+mod ratelimit;
 mod relations;
 mod robustness;
 mod subscriptions;
