@@ -135,6 +135,59 @@ struct UpstreamFile {
     timeout_ms: Option<u64>,
     connect_timeout_ms: Option<u64>,
     retries: Option<u32>,
+    // Breaker, retry budget and bulkhead: see `ResilienceConfig`.
+    max_retry_after_ms: Option<u64>,
+    retry_budget_percent: Option<u64>,
+    retry_budget_min_per_second: Option<u64>,
+    breaker_failures: Option<u64>,
+    breaker_open_ms: Option<u64>,
+    max_concurrent: Option<u64>,
+    queue_timeout_ms: Option<u64>,
+}
+
+/// The breaker, retry budget and bulkhead knobs of `[upstream]` or a platform
+/// section, each with the suffix of its `GRIDCASE_*` variable.
+macro_rules! resilience_knobs {
+    ($section:expr) => {
+        [
+            ("MAX_RETRY_AFTER_MS", &mut $section.max_retry_after_ms),
+            ("RETRY_BUDGET_PERCENT", &mut $section.retry_budget_percent),
+            (
+                "RETRY_BUDGET_MIN_PER_SECOND",
+                &mut $section.retry_budget_min_per_second,
+            ),
+            ("BREAKER_FAILURES", &mut $section.breaker_failures),
+            ("BREAKER_OPEN_MS", &mut $section.breaker_open_ms),
+            ("MAX_CONCURRENT", &mut $section.max_concurrent),
+            ("QUEUE_TIMEOUT_MS", &mut $section.queue_timeout_ms),
+        ]
+    };
+}
+
+/// The same knobs, read.
+macro_rules! resilience_file {
+    ($section:expr) => {
+        ResilienceFile {
+            max_retry_after_ms: $section.max_retry_after_ms,
+            retry_budget_percent: $section.retry_budget_percent,
+            retry_budget_min_per_second: $section.retry_budget_min_per_second,
+            breaker_failures: $section.breaker_failures,
+            breaker_open_ms: $section.breaker_open_ms,
+            max_concurrent: $section.max_concurrent,
+            queue_timeout_ms: $section.queue_timeout_ms,
+        }
+    };
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct ResilienceFile {
+    max_retry_after_ms: Option<u64>,
+    retry_budget_percent: Option<u64>,
+    retry_budget_min_per_second: Option<u64>,
+    breaker_failures: Option<u64>,
+    breaker_open_ms: Option<u64>,
+    max_concurrent: Option<u64>,
+    queue_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -147,6 +200,14 @@ struct PlatformFile {
     timeout_ms: Option<u64>,
     connect_timeout_ms: Option<u64>,
     retries: Option<u32>,
+    // Breaker, retry budget and bulkhead: see `ResilienceConfig`.
+    max_retry_after_ms: Option<u64>,
+    retry_budget_percent: Option<u64>,
+    retry_budget_min_per_second: Option<u64>,
+    breaker_failures: Option<u64>,
+    breaker_open_ms: Option<u64>,
+    max_concurrent: Option<u64>,
+    queue_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -175,6 +236,40 @@ pub struct PlatformConfig {
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub retries: u32,
+    pub resilience: ResilienceConfig,
+}
+
+/// How the gateway protects itself and a platform from each other's failures.
+#[derive(Debug, Clone)]
+pub struct ResilienceConfig {
+    /// Longest `Retry-After` waited out inside one request; longer ones fail the call.
+    pub max_retry_after: Duration,
+    /// Retries may add at most this percentage of the calls of the last 10 s…
+    pub retry_budget_percent: u32,
+    /// …plus this many per second, so a quiet gateway can still retry.
+    pub retry_budget_min_per_second: u32,
+    /// Failed attempts in a row that open the circuit.
+    pub breaker_failures: u32,
+    /// How long an open circuit refuses calls before one probe goes through.
+    pub breaker_open: Duration,
+    /// Calls in flight to the platform at most.
+    pub max_concurrent: usize,
+    /// Longest wait for a free slot before the call is refused.
+    pub queue_timeout: Duration,
+}
+
+impl Default for ResilienceConfig {
+    fn default() -> Self {
+        Self {
+            max_retry_after: Duration::from_secs(2),
+            retry_budget_percent: 20,
+            retry_budget_min_per_second: 10,
+            breaker_failures: 10,
+            breaker_open: Duration::from_secs(5),
+            max_concurrent: 64,
+            queue_timeout: Duration::from_secs(1),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -350,6 +445,44 @@ impl Settings {
             }
             if let Some(v) = num(&format!("{prefix}_TIMEOUT_MS"))? {
                 section.timeout_ms = Some(v);
+            }
+        }
+        for (prefix, knobs) in [
+            ("GRIDCASE_UPSTREAM", resilience_knobs!(file.upstream)),
+            (
+                "GRIDCASE_TRADING_GRID",
+                resilience_knobs!(file.trading_grid),
+            ),
+            ("GRIDCASE_CORE_CASE", resilience_knobs!(file.core_case)),
+        ] {
+            for (suffix, slot) in knobs {
+                if let Some(v) = num(&format!("{prefix}_{suffix}"))? {
+                    *slot = Some(v);
+                }
+            }
+        }
+        for (prefix, connect, retries) in [
+            (
+                "GRIDCASE_UPSTREAM",
+                &mut file.upstream.connect_timeout_ms,
+                &mut file.upstream.retries,
+            ),
+            (
+                "GRIDCASE_TRADING_GRID",
+                &mut file.trading_grid.connect_timeout_ms,
+                &mut file.trading_grid.retries,
+            ),
+            (
+                "GRIDCASE_CORE_CASE",
+                &mut file.core_case.connect_timeout_ms,
+                &mut file.core_case.retries,
+            ),
+        ] {
+            if let Some(v) = num(&format!("{prefix}_CONNECT_TIMEOUT_MS"))? {
+                *connect = Some(v);
+            }
+            if let Some(v) = num(&format!("{prefix}_RETRIES"))? {
+                *retries = Some(u32::try_from(v).unwrap_or(u32::MAX));
             }
         }
         if let Some(v) = num("GRIDCASE_UPSTREAM_TIMEOUT_MS")? {
@@ -679,6 +812,92 @@ fn platform(
             2_000,
         )?,
         retries,
+        resilience: resilience(section, env, resilience_file!(p), resilience_file!(shared))?,
+    })
+}
+
+fn resilience(
+    section: &str,
+    env: &str,
+    own: ResilienceFile,
+    shared: ResilienceFile,
+) -> Result<ResilienceConfig, ConfigError> {
+    let d = ResilienceConfig::default();
+    // The platform's own value, else the shared one; `min..=max` enforced by name.
+    let pick = |key: &str,
+                env_suffix: &str,
+                own: Option<u64>,
+                shared: Option<u64>,
+                default: u64,
+                (min, max): (u64, u64)| {
+        let v = own.or(shared).unwrap_or(default);
+        if !(min..=max).contains(&v) {
+            return Err(invalid(
+                &format!("{section}.{key} ({env}_{env_suffix} or GRIDCASE_UPSTREAM_{env_suffix})"),
+                format!("must be between {min} and {max}"),
+            ));
+        }
+        Ok(v)
+    };
+    let ms = |d: Duration| d.as_millis() as u64;
+    let narrow = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+    Ok(ResilienceConfig {
+        max_retry_after: Duration::from_millis(pick(
+            "max_retry_after_ms",
+            "MAX_RETRY_AFTER_MS",
+            own.max_retry_after_ms,
+            shared.max_retry_after_ms,
+            ms(d.max_retry_after),
+            (0, 60_000),
+        )?),
+        retry_budget_percent: narrow(pick(
+            "retry_budget_percent",
+            "RETRY_BUDGET_PERCENT",
+            own.retry_budget_percent,
+            shared.retry_budget_percent,
+            d.retry_budget_percent.into(),
+            (0, 100),
+        )?),
+        retry_budget_min_per_second: narrow(pick(
+            "retry_budget_min_per_second",
+            "RETRY_BUDGET_MIN_PER_SECOND",
+            own.retry_budget_min_per_second,
+            shared.retry_budget_min_per_second,
+            d.retry_budget_min_per_second.into(),
+            (0, 10_000),
+        )?),
+        breaker_failures: narrow(pick(
+            "breaker_failures",
+            "BREAKER_FAILURES",
+            own.breaker_failures,
+            shared.breaker_failures,
+            d.breaker_failures.into(),
+            (1, 1_000_000),
+        )?),
+        breaker_open: Duration::from_millis(pick(
+            "breaker_open_ms",
+            "BREAKER_OPEN_MS",
+            own.breaker_open_ms,
+            shared.breaker_open_ms,
+            ms(d.breaker_open),
+            (1, 3_600_000),
+        )?),
+        max_concurrent: pick(
+            "max_concurrent",
+            "MAX_CONCURRENT",
+            own.max_concurrent,
+            shared.max_concurrent,
+            d.max_concurrent as u64,
+            (1, 100_000),
+        )? as usize,
+        queue_timeout: Duration::from_millis(pick(
+            "queue_timeout_ms",
+            "QUEUE_TIMEOUT_MS",
+            own.queue_timeout_ms,
+            shared.queue_timeout_ms,
+            ms(d.queue_timeout),
+            (0, 60_000),
+        )?),
     })
 }
 
@@ -850,6 +1069,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("GRIDCASE_RATE_LIMIT_ENABLED"), "{err}");
+    }
+
+    #[test]
+    fn a_platform_setting_overrides_the_shared_upstream_one_and_bounds_are_checked_by_name() {
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = vec![
+                ("GRIDCASE_TRADING_GRID_URL", "http://tg.example"),
+                ("GRIDCASE_CORE_CASE_URL", "http://cc.example"),
+                ("GRIDCASE_JWT_SECRET", SECRET),
+            ];
+            pairs.extend_from_slice(extra);
+            Settings::load(None, &env(&pairs)).and_then(|s| s.resolve(false))
+        };
+        let c = with(&[
+            ("GRIDCASE_UPSTREAM_BREAKER_FAILURES", "3"),
+            ("GRIDCASE_CORE_CASE_BREAKER_FAILURES", "7"),
+            ("GRIDCASE_TRADING_GRID_MAX_CONCURRENT", "5"),
+        ])
+        .unwrap();
+        assert_eq!(c.trading_grid.resilience.breaker_failures, 3);
+        assert_eq!(c.core_case.resilience.breaker_failures, 7);
+        assert_eq!(c.trading_grid.resilience.max_concurrent, 5);
+        assert_eq!(c.core_case.resilience.max_concurrent, 64);
+        assert_eq!(c.core_case.resilience.retry_budget_percent, 20);
+        let err = with(&[("GRIDCASE_UPSTREAM_RETRY_BUDGET_PERCENT", "150")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("RETRY_BUDGET_PERCENT"), "{err}");
     }
 
     #[test]

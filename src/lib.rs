@@ -64,6 +64,7 @@ fn http_settings(
     platform: Platform,
     p: &PlatformConfig,
     metrics: &Arc<metrics::Metrics>,
+    resilience: &Arc<upstream::Resilience>,
 ) -> HttpSettings {
     HttpSettings {
         platform,
@@ -74,8 +75,9 @@ fn http_settings(
         timeout: p.timeout,
         connect_timeout: p.connect_timeout,
         retries: p.retries,
-        max_retry_after: std::time::Duration::from_secs(2),
+        max_retry_after: p.resilience.max_retry_after,
         metrics: metrics.clone(),
+        resilience: resilience.clone(),
     }
 }
 
@@ -84,15 +86,23 @@ impl App {
     /// [`App::addr`] tells the real one).
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let metrics = Arc::new(metrics::Metrics::new());
+        // Breaker, retry budget and bulkhead per platform; `/readyz` reports the breakers.
+        let guards = [
+            (Platform::TradingGrid, &config.trading_grid),
+            (Platform::CoreCase, &config.core_case),
+        ]
+        .map(|(p, c)| Arc::new(upstream::Resilience::new(p, &c.resilience)));
         let tg: Arc<dyn upstream::TradingGrid> = Arc::new(TradingGridClient::new(http_settings(
             Platform::TradingGrid,
             &config.trading_grid,
             &metrics,
+            &guards[0],
         )));
         let cc: Arc<dyn upstream::CoreCase> = Arc::new(CoreCaseClient::new(http_settings(
             Platform::CoreCase,
             &config.core_case,
             &metrics,
+            &guards[1],
         )));
         let public_url = config
             .public_url

@@ -7,6 +7,7 @@ mod isolation;
 mod queries;
 mod ratelimit;
 mod relations;
+mod resilience;
 mod robustness;
 mod subscriptions;
 mod upstream;
