@@ -58,6 +58,8 @@ pub struct App {
     rules: Arc<rules::RuleEngine>,
     tg: Arc<dyn upstream::TradingGrid>,
     cc: Arc<dyn upstream::CoreCase>,
+    /// `/metrics` on a listener of its own, when configured.
+    metrics: Option<(tokio::net::TcpListener, axum::Router)>,
 }
 
 fn http_settings(
@@ -156,22 +158,42 @@ impl App {
             webhook_secret: config.webhook_secret.clone(),
             metrics,
             rate_limits: Arc::new(http::ratelimit::RateLimits::new(&config.rate_limit)),
+            readiness: http::health::Readiness {
+                upstreams: guards,
+                redis: config.redis_url.is_some(),
+            },
         };
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
+        // `/metrics` inside the network boundary: its own listener, off the public router.
+        let metrics = match config.metrics_listen {
+            Some(at) => Some((
+                tokio::net::TcpListener::bind(at)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("GRIDCASE_METRICS_LISTEN {at}: {e}"))?,
+                http::metrics_router(state.clone()),
+            )),
+            None => None,
+        };
         Ok(App {
             listener,
-            router: http::router(state),
+            router: http::router(state, metrics.is_none()),
             addr,
             workflows,
             rules,
             tg,
             cc,
+            metrics,
         })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served when it has a listener of its own.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// Serve until `shutdown` resolves, then finish in-flight requests and stop
@@ -194,6 +216,20 @@ impl App {
                     stopped.clone(),
                 )));
             }
+        }
+        if let Some((listener, router)) = self.metrics {
+            let mut stopped = stopped.clone();
+            tasks.push(tokio::spawn(async move {
+                let stop = async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                };
+                if let Err(e) = axum::serve(listener, router)
+                    .with_graceful_shutdown(stop)
+                    .await
+                {
+                    tracing::error!(error = %e, "metrics listener failed");
+                }
+            }));
         }
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)

@@ -3,7 +3,7 @@
 
 mod documents;
 mod graphql;
-mod health;
+pub(crate) mod health;
 pub(crate) mod ratelimit;
 mod webhooks;
 
@@ -34,11 +34,14 @@ pub(crate) struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Per-principal and per-webhook-source request budgets.
     pub rate_limits: Arc<ratelimit::RateLimits>,
+    /// Breaker states and whether Redis is configured, for `/readyz`.
+    pub readiness: health::Readiness,
 }
 
-/// Every route. No socket needed: tests may `oneshot` it.
-pub(crate) fn router(state: AppState) -> Router {
-    Router::new()
+/// Every route (`/metrics` only when `public_metrics`; otherwise it is served by
+/// [`metrics_router`] on its own listener). No socket needed: tests may `oneshot` it.
+pub(crate) fn router(state: AppState, public_metrics: bool) -> Router {
+    let router = Router::new()
         .route(
             "/graphql",
             get(graphql::get_graphql).post(graphql::post_graphql),
@@ -47,13 +50,25 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/documents/{id}/content", get(documents::content))
         .route("/webhooks/{platform}", post(webhooks::receive))
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics))
+        .route("/readyz", get(health::readyz));
+    let router = if public_metrics {
+        router.route("/metrics", get(metrics))
+    } else {
+        router
+    };
+    router
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// `/metrics` alone, for a listen address inside the network boundary.
+pub(crate) fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 
