@@ -88,6 +88,25 @@ struct FileConfig {
     rules: RulesFile,
     #[serde(default)]
     http: HttpFile,
+    #[serde(default)]
+    rate_limit: RateLimitFile,
+    /// Serve `/metrics` on this address instead of the public one.
+    metrics_listen: Option<String>,
+}
+
+/// Requests per second and burst per caller (by role) and per webhook source.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitFile {
+    enabled: Option<bool>,
+    partner_per_second: Option<u32>,
+    partner_burst: Option<u32>,
+    agent_per_second: Option<u32>,
+    agent_burst: Option<u32>,
+    admin_per_second: Option<u32>,
+    admin_burst: Option<u32>,
+    webhook_per_second: Option<u32>,
+    webhook_burst: Option<u32>,
 }
 
 /// Which platform events start workflows by themselves (all on by default).
@@ -118,6 +137,59 @@ struct UpstreamFile {
     timeout_ms: Option<u64>,
     connect_timeout_ms: Option<u64>,
     retries: Option<u32>,
+    // Breaker, retry budget and bulkhead: see `ResilienceConfig`.
+    max_retry_after_ms: Option<u64>,
+    retry_budget_percent: Option<u64>,
+    retry_budget_min_per_second: Option<u64>,
+    breaker_failures: Option<u64>,
+    breaker_open_ms: Option<u64>,
+    max_concurrent: Option<u64>,
+    queue_timeout_ms: Option<u64>,
+}
+
+/// The breaker, retry budget and bulkhead knobs of `[upstream]` or a platform
+/// section, each with the suffix of its `GRIDCASE_*` variable.
+macro_rules! resilience_knobs {
+    ($section:expr) => {
+        [
+            ("MAX_RETRY_AFTER_MS", &mut $section.max_retry_after_ms),
+            ("RETRY_BUDGET_PERCENT", &mut $section.retry_budget_percent),
+            (
+                "RETRY_BUDGET_MIN_PER_SECOND",
+                &mut $section.retry_budget_min_per_second,
+            ),
+            ("BREAKER_FAILURES", &mut $section.breaker_failures),
+            ("BREAKER_OPEN_MS", &mut $section.breaker_open_ms),
+            ("MAX_CONCURRENT", &mut $section.max_concurrent),
+            ("QUEUE_TIMEOUT_MS", &mut $section.queue_timeout_ms),
+        ]
+    };
+}
+
+/// The same knobs, read.
+macro_rules! resilience_file {
+    ($section:expr) => {
+        ResilienceFile {
+            max_retry_after_ms: $section.max_retry_after_ms,
+            retry_budget_percent: $section.retry_budget_percent,
+            retry_budget_min_per_second: $section.retry_budget_min_per_second,
+            breaker_failures: $section.breaker_failures,
+            breaker_open_ms: $section.breaker_open_ms,
+            max_concurrent: $section.max_concurrent,
+            queue_timeout_ms: $section.queue_timeout_ms,
+        }
+    };
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct ResilienceFile {
+    max_retry_after_ms: Option<u64>,
+    retry_budget_percent: Option<u64>,
+    retry_budget_min_per_second: Option<u64>,
+    breaker_failures: Option<u64>,
+    breaker_open_ms: Option<u64>,
+    max_concurrent: Option<u64>,
+    queue_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -130,6 +202,14 @@ struct PlatformFile {
     timeout_ms: Option<u64>,
     connect_timeout_ms: Option<u64>,
     retries: Option<u32>,
+    // Breaker, retry budget and bulkhead: see `ResilienceConfig`.
+    max_retry_after_ms: Option<u64>,
+    retry_budget_percent: Option<u64>,
+    retry_budget_min_per_second: Option<u64>,
+    breaker_failures: Option<u64>,
+    breaker_open_ms: Option<u64>,
+    max_concurrent: Option<u64>,
+    queue_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -195,6 +275,40 @@ pub struct PlatformConfig {
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub retries: u32,
+    pub resilience: ResilienceConfig,
+}
+
+/// How the gateway protects itself and a platform from each other's failures.
+#[derive(Debug, Clone)]
+pub struct ResilienceConfig {
+    /// Longest `Retry-After` waited out inside one request; longer ones fail the call.
+    pub max_retry_after: Duration,
+    /// Retries may add at most this percentage of the calls of the last 10 s…
+    pub retry_budget_percent: u32,
+    /// …plus this many per second, so a quiet gateway can still retry.
+    pub retry_budget_min_per_second: u32,
+    /// Failed attempts in a row that open the circuit.
+    pub breaker_failures: u32,
+    /// How long an open circuit refuses calls before one probe goes through.
+    pub breaker_open: Duration,
+    /// Calls in flight to the platform at most.
+    pub max_concurrent: usize,
+    /// Longest wait for a free slot before the call is refused.
+    pub queue_timeout: Duration,
+}
+
+impl Default for ResilienceConfig {
+    fn default() -> Self {
+        Self {
+            max_retry_after: Duration::from_secs(2),
+            retry_budget_percent: 20,
+            retry_budget_min_per_second: 10,
+            breaker_failures: 10,
+            breaker_open: Duration::from_secs(5),
+            max_concurrent: 64,
+            queue_timeout: Duration::from_secs(1),
+        }
+    }
 }
 
 /// How bearer tokens are verified.
@@ -348,6 +462,37 @@ impl Default for Rules {
     }
 }
 
+/// One token bucket's size: refilled at `per_second`, holding at most `burst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bucket {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// Rate limits: one bucket per partner (shared by its users), per staff subject,
+/// and per webhook source.
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    pub enabled: bool,
+    pub partner: Bucket,
+    pub agent: Bucket,
+    pub admin: Bucket,
+    pub webhook: Bucket,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        let b = |per_second, burst| Bucket { per_second, burst };
+        Self {
+            enabled: true,
+            partner: b(20, 40),
+            agent: b(50, 100),
+            admin: b(50, 100),
+            webhook: b(100, 200),
+        }
+    }
+}
+
 /// Everything `gridcase serve` needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -363,6 +508,9 @@ pub struct Config {
     pub webhook_secret: Option<Secret>,
     pub rules: Rules,
     pub http: Http,
+    pub rate_limit: RateLimitConfig,
+    /// Where `/metrics` is served when not on the public listener.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The webhook secret sandbox mode gives its simulators.
@@ -435,6 +583,44 @@ impl Settings {
                 section.timeout_ms = Some(v);
             }
         }
+        for (prefix, knobs) in [
+            ("GRIDCASE_UPSTREAM", resilience_knobs!(file.upstream)),
+            (
+                "GRIDCASE_TRADING_GRID",
+                resilience_knobs!(file.trading_grid),
+            ),
+            ("GRIDCASE_CORE_CASE", resilience_knobs!(file.core_case)),
+        ] {
+            for (suffix, slot) in knobs {
+                if let Some(v) = num(&format!("{prefix}_{suffix}"))? {
+                    *slot = Some(v);
+                }
+            }
+        }
+        for (prefix, connect, retries) in [
+            (
+                "GRIDCASE_UPSTREAM",
+                &mut file.upstream.connect_timeout_ms,
+                &mut file.upstream.retries,
+            ),
+            (
+                "GRIDCASE_TRADING_GRID",
+                &mut file.trading_grid.connect_timeout_ms,
+                &mut file.trading_grid.retries,
+            ),
+            (
+                "GRIDCASE_CORE_CASE",
+                &mut file.core_case.connect_timeout_ms,
+                &mut file.core_case.retries,
+            ),
+        ] {
+            if let Some(v) = num(&format!("{prefix}_CONNECT_TIMEOUT_MS"))? {
+                *connect = Some(v);
+            }
+            if let Some(v) = num(&format!("{prefix}_RETRIES"))? {
+                *retries = Some(u32::try_from(v).unwrap_or(u32::MAX));
+            }
+        }
         if let Some(v) = num("GRIDCASE_UPSTREAM_TIMEOUT_MS")? {
             file.upstream.timeout_ms = Some(v);
         }
@@ -465,6 +651,27 @@ impl Settings {
         }
         load_limits_env(&mut file.limits, &get)?;
         load_http_env(&mut file.http, &get)?;
+        // Rate limits and the metrics listener.
+        let rl = &mut file.rate_limit;
+        if let Some(v) = get("GRIDCASE_RATE_LIMIT_ENABLED") {
+            rl.enabled = Some(parse_flag("GRIDCASE_RATE_LIMIT_ENABLED", &v)?);
+        }
+        for (role, per_second, burst) in [
+            ("PARTNER", &mut rl.partner_per_second, &mut rl.partner_burst),
+            ("AGENT", &mut rl.agent_per_second, &mut rl.agent_burst),
+            ("ADMIN", &mut rl.admin_per_second, &mut rl.admin_burst),
+            ("WEBHOOK", &mut rl.webhook_per_second, &mut rl.webhook_burst),
+        ] {
+            for (suffix, slot) in [("PER_SECOND", per_second), ("BURST", burst)] {
+                let key = format!("GRIDCASE_RATE_LIMIT_{role}_{suffix}");
+                if let Some(v) = num(&key)? {
+                    *slot = Some(u32::try_from(v).map_err(|_| invalid(&key, "too large"))?);
+                }
+            }
+        }
+        if let Some(v) = get("GRIDCASE_METRICS_LISTEN") {
+            file.metrics_listen = Some(v);
+        }
         Ok(Self { file })
     }
 
@@ -585,6 +792,19 @@ impl Settings {
                 .filter(|ms| *ms > 0)
                 .map(Duration::from_millis),
         };
+        let rate_limit = rate_limits(&f.rate_limit)?;
+        let metrics_listen = f
+            .metrics_listen
+            .as_deref()
+            .map(|v| {
+                v.parse::<SocketAddr>().map_err(|_| {
+                    invalid(
+                        "metrics_listen (GRIDCASE_METRICS_LISTEN)",
+                        "expected HOST:PORT, e.g. 127.0.0.1:9100",
+                    )
+                })
+            })
+            .transpose()?;
         Ok(Config {
             listen,
             public_url,
@@ -597,6 +817,8 @@ impl Settings {
             webhook_secret: f.webhook_secret,
             rules,
             http,
+            rate_limit,
+            metrics_listen,
         })
     }
 }
@@ -991,6 +1213,45 @@ fn auth_config(a: AuthFile, sandbox: bool) -> Result<AuthConfig, ConfigError> {
     })
 }
 
+fn parse_flag(key: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim() {
+        "true" | "1" | "on" => Ok(true),
+        "false" | "0" | "off" => Ok(false),
+        other => Err(invalid(key, format!("`{other}` is not true or false"))),
+    }
+}
+
+fn rate_limits(f: &RateLimitFile) -> Result<RateLimitConfig, ConfigError> {
+    let d = RateLimitConfig::default();
+    let bucket = |role: &str, default: Bucket, per_second: Option<u32>, burst: Option<u32>| {
+        let b = Bucket {
+            per_second: per_second.unwrap_or(default.per_second),
+            burst: burst.unwrap_or(default.burst),
+        };
+        for (name, v) in [("per_second", b.per_second), ("burst", b.burst)] {
+            if v == 0 {
+                let env = format!(
+                    "GRIDCASE_RATE_LIMIT_{}_{}",
+                    role.to_uppercase(),
+                    name.to_uppercase()
+                );
+                return Err(invalid(
+                    &format!("rate_limit.{role}_{name} ({env})"),
+                    "must be at least 1 (switch limiting off with GRIDCASE_RATE_LIMIT_ENABLED=false)",
+                ));
+            }
+        }
+        Ok(b)
+    };
+    Ok(RateLimitConfig {
+        enabled: f.enabled.unwrap_or(d.enabled),
+        partner: bucket("partner", d.partner, f.partner_per_second, f.partner_burst)?,
+        agent: bucket("agent", d.agent, f.agent_per_second, f.agent_burst)?,
+        admin: bucket("admin", d.admin, f.admin_per_second, f.admin_burst)?,
+        webhook: bucket("webhook", d.webhook, f.webhook_per_second, f.webhook_burst)?,
+    })
+}
+
 fn parse_url(key: &str, value: &str) -> Result<Url, ConfigError> {
     let url =
         Url::parse(value).map_err(|e| invalid(key, format!("`{value}` is not a URL: {e}")))?;
@@ -1070,6 +1331,92 @@ fn platform(
             2_000,
         )?,
         retries,
+        resilience: resilience(section, env, resilience_file!(p), resilience_file!(shared))?,
+    })
+}
+
+fn resilience(
+    section: &str,
+    env: &str,
+    own: ResilienceFile,
+    shared: ResilienceFile,
+) -> Result<ResilienceConfig, ConfigError> {
+    let d = ResilienceConfig::default();
+    // The platform's own value, else the shared one; `min..=max` enforced by name.
+    let pick = |key: &str,
+                env_suffix: &str,
+                own: Option<u64>,
+                shared: Option<u64>,
+                default: u64,
+                (min, max): (u64, u64)| {
+        let v = own.or(shared).unwrap_or(default);
+        if !(min..=max).contains(&v) {
+            return Err(invalid(
+                &format!("{section}.{key} ({env}_{env_suffix} or GRIDCASE_UPSTREAM_{env_suffix})"),
+                format!("must be between {min} and {max}"),
+            ));
+        }
+        Ok(v)
+    };
+    let ms = |d: Duration| d.as_millis() as u64;
+    let narrow = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+    Ok(ResilienceConfig {
+        max_retry_after: Duration::from_millis(pick(
+            "max_retry_after_ms",
+            "MAX_RETRY_AFTER_MS",
+            own.max_retry_after_ms,
+            shared.max_retry_after_ms,
+            ms(d.max_retry_after),
+            (0, 60_000),
+        )?),
+        retry_budget_percent: narrow(pick(
+            "retry_budget_percent",
+            "RETRY_BUDGET_PERCENT",
+            own.retry_budget_percent,
+            shared.retry_budget_percent,
+            d.retry_budget_percent.into(),
+            (0, 100),
+        )?),
+        retry_budget_min_per_second: narrow(pick(
+            "retry_budget_min_per_second",
+            "RETRY_BUDGET_MIN_PER_SECOND",
+            own.retry_budget_min_per_second,
+            shared.retry_budget_min_per_second,
+            d.retry_budget_min_per_second.into(),
+            (0, 10_000),
+        )?),
+        breaker_failures: narrow(pick(
+            "breaker_failures",
+            "BREAKER_FAILURES",
+            own.breaker_failures,
+            shared.breaker_failures,
+            d.breaker_failures.into(),
+            (1, 1_000_000),
+        )?),
+        breaker_open: Duration::from_millis(pick(
+            "breaker_open_ms",
+            "BREAKER_OPEN_MS",
+            own.breaker_open_ms,
+            shared.breaker_open_ms,
+            ms(d.breaker_open),
+            (1, 3_600_000),
+        )?),
+        max_concurrent: pick(
+            "max_concurrent",
+            "MAX_CONCURRENT",
+            own.max_concurrent,
+            shared.max_concurrent,
+            d.max_concurrent as u64,
+            (1, 100_000),
+        )? as usize,
+        queue_timeout: Duration::from_millis(pick(
+            "queue_timeout_ms",
+            "QUEUE_TIMEOUT_MS",
+            own.queue_timeout_ms,
+            shared.queue_timeout_ms,
+            ms(d.queue_timeout),
+            (0, 60_000),
+        )?),
     })
 }
 
@@ -1402,6 +1749,63 @@ mod tests {
             .unwrap();
         assert!(matches!(&c.auth.keys, KeySource::Secret(s) if s.expose() == SANDBOX_JWT_SECRET));
         assert_eq!(c.auth.issuer, None);
+    }
+
+    #[test]
+    fn rate_limits_come_from_env_and_a_zero_rate_is_refused_by_name() {
+        let base = [
+            ("GRIDCASE_TRADING_GRID_URL", "http://tg.example"),
+            ("GRIDCASE_CORE_CASE_URL", "http://cc.example"),
+            ("GRIDCASE_JWT_SECRET", SECRET),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let pairs: Vec<_> = base.iter().chain(extra).copied().collect();
+            Settings::load(None, &env(&pairs)).and_then(|s| s.resolve(false))
+        };
+        let c = with(&[
+            ("GRIDCASE_RATE_LIMIT_PARTNER_PER_SECOND", "3"),
+            ("GRIDCASE_RATE_LIMIT_ENABLED", "false"),
+        ])
+        .unwrap();
+        assert_eq!(c.rate_limit.partner.per_second, 3);
+        assert_eq!(c.rate_limit.partner.burst, 40);
+        assert!(!c.rate_limit.enabled);
+        let err = with(&[("GRIDCASE_RATE_LIMIT_AGENT_BURST", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("GRIDCASE_RATE_LIMIT_AGENT_BURST"), "{err}");
+        let err = with(&[("GRIDCASE_RATE_LIMIT_ENABLED", "maybe")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("GRIDCASE_RATE_LIMIT_ENABLED"), "{err}");
+    }
+
+    #[test]
+    fn a_platform_setting_overrides_the_shared_upstream_one_and_bounds_are_checked_by_name() {
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = vec![
+                ("GRIDCASE_TRADING_GRID_URL", "http://tg.example"),
+                ("GRIDCASE_CORE_CASE_URL", "http://cc.example"),
+                ("GRIDCASE_JWT_SECRET", SECRET),
+            ];
+            pairs.extend_from_slice(extra);
+            Settings::load(None, &env(&pairs)).and_then(|s| s.resolve(false))
+        };
+        let c = with(&[
+            ("GRIDCASE_UPSTREAM_BREAKER_FAILURES", "3"),
+            ("GRIDCASE_CORE_CASE_BREAKER_FAILURES", "7"),
+            ("GRIDCASE_TRADING_GRID_MAX_CONCURRENT", "5"),
+        ])
+        .unwrap();
+        assert_eq!(c.trading_grid.resilience.breaker_failures, 3);
+        assert_eq!(c.core_case.resilience.breaker_failures, 7);
+        assert_eq!(c.trading_grid.resilience.max_concurrent, 5);
+        assert_eq!(c.core_case.resilience.max_concurrent, 64);
+        assert_eq!(c.core_case.resilience.retry_budget_percent, 20);
+        let err = with(&[("GRIDCASE_UPSTREAM_RETRY_BUDGET_PERCENT", "150")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("RETRY_BUDGET_PERCENT"), "{err}");
     }
 
     #[test]

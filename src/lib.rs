@@ -61,12 +61,15 @@ pub struct App {
     serve_limits: http::server::ServeLimits,
     going_away: tokio_util::sync::CancellationToken,
     tasks: tokio_util::task::TaskTracker,
+    /// `/metrics` on a listener of its own, when configured.
+    metrics: Option<(tokio::net::TcpListener, axum::Router)>,
 }
 
 fn http_settings(
     platform: Platform,
     p: &PlatformConfig,
     metrics: &Arc<metrics::Metrics>,
+    resilience: &Arc<upstream::Resilience>,
 ) -> HttpSettings {
     HttpSettings {
         platform,
@@ -77,8 +80,9 @@ fn http_settings(
         timeout: p.timeout,
         connect_timeout: p.connect_timeout,
         retries: p.retries,
-        max_retry_after: std::time::Duration::from_secs(2),
+        max_retry_after: p.resilience.max_retry_after,
         metrics: metrics.clone(),
+        resilience: resilience.clone(),
     }
 }
 
@@ -87,15 +91,23 @@ impl App {
     /// [`App::addr`] tells the real one).
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let metrics = Arc::new(metrics::Metrics::new());
+        // Breaker, retry budget and bulkhead per platform; `/readyz` reports the breakers.
+        let guards = [
+            (Platform::TradingGrid, &config.trading_grid),
+            (Platform::CoreCase, &config.core_case),
+        ]
+        .map(|(p, c)| Arc::new(upstream::Resilience::new(p, &c.resilience)));
         let tg: Arc<dyn upstream::TradingGrid> = Arc::new(TradingGridClient::new(http_settings(
             Platform::TradingGrid,
             &config.trading_grid,
             &metrics,
+            &guards[0],
         )));
         let cc: Arc<dyn upstream::CoreCase> = Arc::new(CoreCaseClient::new(http_settings(
             Platform::CoreCase,
             &config.core_case,
             &metrics,
+            &guards[1],
         )));
         let public_url = config
             .public_url
@@ -153,6 +165,11 @@ impl App {
             limits: (&config.limits).into(),
             going_away: tokio_util::sync::CancellationToken::new(),
             tasks: tokio_util::task::TaskTracker::new(),
+            rate_limits: Arc::new(http::ratelimit::RateLimits::new(&config.rate_limit)),
+            readiness: http::health::Readiness {
+                upstreams: guards,
+                redis: config.redis_url.is_some(),
+            },
         };
         let serve_limits = http::server::ServeLimits {
             header_timeout: config.http.header_timeout,
@@ -165,9 +182,19 @@ impl App {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let addr = listener.local_addr()?;
+        // `/metrics` inside the network boundary: its own listener, off the public router.
+        let metrics = match config.metrics_listen {
+            Some(at) => Some((
+                tokio::net::TcpListener::bind(at)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("GRIDCASE_METRICS_LISTEN {at}: {e}"))?,
+                http::metrics_router(state.clone()),
+            )),
+            None => None,
+        };
         Ok(App {
             listener,
-            router: http::router(state),
+            router: http::router(state, metrics.is_none()),
             addr,
             workflows,
             rules,
@@ -176,11 +203,17 @@ impl App {
             serve_limits,
             going_away,
             tasks,
+            metrics,
         })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served when it has a listener of its own.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     /// Serve until `shutdown` resolves, then stop accepting, close WebSockets with
@@ -205,6 +238,20 @@ impl App {
                     stopped.clone(),
                 )));
             }
+        }
+        if let Some((listener, router)) = self.metrics {
+            let mut stopped = stopped.clone();
+            tasks.push(tokio::spawn(async move {
+                let stop = async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                };
+                if let Err(e) = axum::serve(listener, router)
+                    .with_graceful_shutdown(stop)
+                    .await
+                {
+                    tracing::error!(error = %e, "metrics listener failed");
+                }
+            }));
         }
         let deadline = self.serve_limits.shutdown_timeout;
         let served = http::server::serve(

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// What each metric means, for the `# HELP` lines.
-const HELP: [(&str, &str); 7] = [
+const HELP: [(&str, &str); 12] = [
     (
         "gridcase_http_requests_total",
         "HTTP requests answered, by route and status.",
@@ -36,6 +36,26 @@ const HELP: [(&str, &str); 7] = [
     (
         "gridcase_events_total",
         "Platform events handled by the rules (webhooks and feed polling), by platform and result.",
+    ),
+    (
+        "gridcase_rate_limited_total",
+        "Requests refused with 429, by caller kind (partner, agent, admin, webhook).",
+    ),
+    (
+        "gridcase_upstream_calls_total",
+        "Calls to a platform (each counted once, however many attempts it took).",
+    ),
+    (
+        "gridcase_upstream_retries_total",
+        "Repeated attempts of failed calls to a platform, within its retry budget.",
+    ),
+    (
+        "gridcase_upstream_refused_total",
+        "Calls or retries not sent to a platform, by reason (circuit_open, bulkhead_full, retry_budget).",
+    ),
+    (
+        "gridcase_upstream_breaker_transitions_total",
+        "Circuit breaker state changes of a platform, by the state entered (open, closed).",
     ),
 ];
 

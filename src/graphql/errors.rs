@@ -29,6 +29,8 @@ pub mod code {
     pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
     /// A WebSocket already holds as many subscriptions as it may.
     pub const TOO_MANY_SUBSCRIPTIONS: &str = "TOO_MANY_SUBSCRIPTIONS";
+    /// The caller's request budget is spent; `Retry-After` says when to come back.
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
 }
 
 pub(crate) fn bad_input(message: impl Into<String>) -> Error {

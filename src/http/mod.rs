@@ -4,7 +4,8 @@
 mod documents;
 mod graphql;
 mod guard;
-mod health;
+pub(crate) mod health;
+pub(crate) mod ratelimit;
 pub(crate) mod server;
 mod webhooks;
 mod ws;
@@ -42,23 +43,29 @@ pub(crate) struct AppState {
     pub going_away: tokio_util::sync::CancellationToken,
     /// Long-lived connection work (WebSockets) shutdown waits for.
     pub tasks: tokio_util::task::TaskTracker,
+    /// Per-principal and per-webhook-source request budgets.
+    pub rate_limits: Arc<ratelimit::RateLimits>,
+    /// Breaker states and whether Redis is configured, for `/readyz`.
+    pub readiness: health::Readiness,
 }
 
-/// Every route. No socket needed: tests may `oneshot` it.
-pub(crate) fn router(state: AppState) -> Router {
+/// Every route (`/metrics` only when `public_metrics`; otherwise it is served by
+/// [`metrics_router`] on its own listener). No socket needed: tests may `oneshot` it.
+pub(crate) fn router(state: AppState, public_metrics: bool) -> Router {
     let bounded = axum::middleware::from_fn_with_state(state.clone(), guard::bounded_body);
     let graphql = Router::new()
         .route(
             "/graphql",
             get(graphql::get_graphql).post(graphql::post_graphql),
         )
-        .layer(axum::middleware::from_fn(guard::csrf))
-        .layer(bounded.clone());
+        // Route layers: unmatched paths still answer 404.
+        .route_layer(axum::middleware::from_fn(guard::csrf))
+        .route_layer(bounded.clone());
     let graphql = match guard::cors(&state.http.cors_origins) {
         Some(cors) => graphql.layer(cors),
         None => graphql,
     };
-    Router::new()
+    let router = Router::new()
         .merge(graphql)
         .route("/graphql/ws", get(ws::websocket))
         .route("/documents/{id}/content", get(documents::content))
@@ -67,13 +74,25 @@ pub(crate) fn router(state: AppState) -> Router {
             post(webhooks::receive).layer(bounded),
         )
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics))
+        .route("/readyz", get(health::readyz));
+    let router = if public_metrics {
+        router.route("/metrics", get(metrics))
+    } else {
+        router
+    };
+    router
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_requests,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// `/metrics` alone, for a listen address inside the network boundary.
+pub(crate) fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 
@@ -126,7 +145,19 @@ pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> R
     resp
 }
 
-/// The authenticated caller; requests without a valid bearer token get 401.
+/// 429 with `Retry-After` and a GraphQL-shaped body coded `RATE_LIMITED`.
+pub(crate) fn rate_limited(wait: ratelimit::RetryAfter) -> Response {
+    let mut resp = error_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        code::RATE_LIMITED,
+        "too many requests; retry after the time in the Retry-After header",
+    );
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(wait.secs()));
+    resp
+}
+
+/// The authenticated caller (and within its rate limit); requests without a valid bearer token get 401.
 pub(crate) struct Authenticated(pub Principal);
 
 impl<S> FromRequestParts<S> for Authenticated
@@ -155,7 +186,16 @@ where
             ));
         };
         match state.verifier.verify(token).await {
-            Ok(v) => Ok(Authenticated(v.principal)),
+            Ok(v) => match state.rate_limits.check(&v.principal) {
+                Ok(()) => Ok(Authenticated(v.principal)),
+                Err(wait) => {
+                    let role = ratelimit::role_label(&v.principal);
+                    state
+                        .metrics
+                        .inc("gridcase_rate_limited_total", &[("caller", role)]);
+                    Err(rate_limited(wait))
+                }
+            },
             Err(e) => {
                 tracing::info!(error = %e, "refused bearer token");
                 Err(error_response(

@@ -71,6 +71,13 @@ pub(crate) async fn receive(
         "core-case" => Platform::CoreCase,
         _ => return error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "no such webhook"),
     };
+    // Before the signature is checked, so a flood costs no HMAC work.
+    if let Err(wait) = state.rate_limits.check_webhook(platform) {
+        state
+            .metrics
+            .inc("gridcase_rate_limited_total", &[("caller", "webhook")]);
+        return super::rate_limited(wait);
+    }
     let Some(secret) = &state.webhook_secret else {
         return error_response(
             StatusCode::UNAUTHORIZED,

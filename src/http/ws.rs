@@ -306,6 +306,16 @@ impl Session {
                 .send(json!({ "type": "error", "id": id, "payload": [error] }))
                 .await;
         }
+        // A new subscription spends the caller's request budget like a query.
+        if let Err(wait) = self.state.rate_limits.check(principal) {
+            let error = json!({
+                "message": format!("too many requests; retry in {} s", wait.secs()),
+                "extensions": { "code": crate::graphql::errors::code::RATE_LIMITED, "retryAfter": wait.secs() },
+            });
+            return self
+                .send(json!({ "type": "error", "id": id, "payload": [error] }))
+                .await;
+        }
         let Some(services) = self.state.schema.data::<Services>() else {
             return Err(closing(1011, "internal error"));
         };

@@ -1,6 +1,8 @@
 //! HTTP plumbing shared by both connectors: pooled reqwest client, OAuth2
 //! client-credentials token (cached, refreshed before expiry, single flight),
-//! retries with backoff for reads, and error bodies turned into `UpstreamError`.
+//! retries with backoff for reads and keyed writes (within the platform's retry
+//! budget), the circuit breaker and bulkhead of `resilience.rs` around every
+//! attempt, and error bodies turned into `UpstreamError`.
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +32,8 @@ pub(crate) struct HttpSettings {
     /// Longest `Retry-After` the gateway waits out inside one request.
     pub max_retry_after: Duration,
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// The platform's circuit breaker, retry budget and bulkhead.
+    pub resilience: std::sync::Arc<super::Resilience>,
 }
 
 /// How a platform pages its lists: parameter names and limits.
@@ -217,14 +221,44 @@ impl UpstreamHttp {
         idempotency_key: Option<&str>,
     ) -> Result<reqwest::Response> {
         let platform = self.platform();
+        let guard = &*self.settings.resilience;
         // A write carrying an idempotency key is answered from the platform's
         // memory when repeated, so it is as safe to retry as a read.
         let idempotent =
             matches!(method, Method::GET | Method::PUT | Method::HEAD) || idempotency_key.is_some();
         let mut attempt = 0u32;
         let mut refreshed = false;
+        guard.call();
+        self.count("gridcase_upstream_calls_total", None);
         loop {
-            let token = self.token(operation).await?;
+            // Fail fast while the circuit is open: the platform sees no call at all.
+            let Some(admitted) = guard.admit() else {
+                self.count(
+                    "gridcase_upstream_refused_total",
+                    Some(("reason", "circuit_open")),
+                );
+                return Err(UpstreamError::CircuitOpen {
+                    platform,
+                    operation,
+                });
+            };
+            let Some(slot) = guard.slot().await else {
+                self.count(
+                    "gridcase_upstream_refused_total",
+                    Some(("reason", "bulkhead_full")),
+                );
+                return Err(UpstreamError::Overloaded {
+                    platform,
+                    operation,
+                });
+            };
+            let token = match self.token(operation).await {
+                Ok(t) => t,
+                Err(e) => {
+                    self.settle(admitted, !e.is_platform_fault());
+                    return Err(e);
+                }
+            };
             let mut req = client
                 .request(method.clone(), self.url(path))
                 .bearer_auth(token);
@@ -247,6 +281,11 @@ impl UpstreamHttp {
             self.settings
                 .metrics
                 .upstream(platform.slug(), operation, &label, started.elapsed());
+            self.settle(
+                admitted,
+                matches!(&outcome, Ok(r) if !r.status().is_server_error()),
+            );
+            drop(slot);
             let retry_after = match outcome {
                 Ok(resp) if resp.status().is_success() => return Ok(resp),
                 Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED && !refreshed => {
@@ -264,15 +303,18 @@ impl UpstreamHttp {
                     let wait = retry_after(&resp);
                     if !(transient && idempotent && attempt < self.settings.retries)
                         || wait.is_some_and(|w| w > self.settings.max_retry_after)
+                        || !self.may_retry()
                     {
                         return Err(self.status_error(operation, resp).await);
                     }
                     wait
                 }
                 Err(source) => {
-                    // A connect error means the request never left: safe to retry even a write.
-                    let safe = idempotent || source.is_connect();
-                    if !(safe && attempt < self.settings.retries) {
+                    // A connect error means the request never left: safe to retry even a
+                    // write. A timed-out attempt is not repeated: a hung platform would
+                    // cost the caller one full timeout per attempt.
+                    let safe = (idempotent && !source.is_timeout()) || source.is_connect();
+                    if !(safe && attempt < self.settings.retries && self.may_retry()) {
                         return Err(UpstreamError::Unreachable {
                             platform,
                             operation,
@@ -286,6 +328,39 @@ impl UpstreamHttp {
             let backoff = retry_after.unwrap_or_else(|| backoff(attempt));
             tracing::debug!(%platform, operation, attempt, ?backoff, "retrying upstream call");
             tokio::time::sleep(backoff).await;
+        }
+    }
+
+    /// Tell the breaker how an attempt went; count the state it entered, if any.
+    fn settle(&self, attempt: super::resilience::Attempt<'_>, healthy: bool) {
+        if let Some(state) = attempt.settle(healthy) {
+            tracing::warn!(platform = %self.platform(), state = state.as_str(), "circuit breaker");
+            self.count(
+                "gridcase_upstream_breaker_transitions_total",
+                Some(("state", state.as_str())),
+            );
+        }
+    }
+
+    /// Spend one retry from the platform's budget; `false` (and counted) when it is spent.
+    fn may_retry(&self) -> bool {
+        if self.settings.resilience.retry() {
+            self.count("gridcase_upstream_retries_total", None);
+            true
+        } else {
+            self.count(
+                "gridcase_upstream_refused_total",
+                Some(("reason", "retry_budget")),
+            );
+            false
+        }
+    }
+
+    fn count(&self, name: &'static str, label: Option<(&'static str, &str)>) {
+        let platform = ("platform", self.platform().slug());
+        match label {
+            Some(l) => self.settings.metrics.inc(name, &[platform, l]),
+            None => self.settings.metrics.inc(name, &[platform]),
         }
     }
 

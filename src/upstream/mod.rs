@@ -5,6 +5,7 @@
 
 pub mod core_case;
 mod http;
+mod resilience;
 pub mod trading_grid;
 
 use std::pin::Pin;
@@ -16,6 +17,7 @@ use crate::domain::Platform;
 
 pub use core_case::CoreCase;
 pub(crate) use http::{HttpSettings, UpstreamHttp};
+pub use resilience::{BreakerState, Resilience};
 pub use trading_grid::TradingGrid;
 
 /// What went wrong talking to a platform. Carries the platform and operation so
@@ -45,6 +47,16 @@ pub enum UpstreamError {
     },
     #[error("{platform}: the token endpoint refused the gateway's client credentials ({status})")]
     Credentials { platform: Platform, status: u16 },
+    #[error("{platform} {operation}: not called, the circuit is open after repeated failures")]
+    CircuitOpen {
+        platform: Platform,
+        operation: &'static str,
+    },
+    #[error("{platform} {operation}: not called, too many calls already in flight")]
+    Overloaded {
+        platform: Platform,
+        operation: &'static str,
+    },
 }
 
 impl UpstreamError {
@@ -53,7 +65,19 @@ impl UpstreamError {
             UpstreamError::Unreachable { platform, .. }
             | UpstreamError::Status { platform, .. }
             | UpstreamError::Decode { platform, .. }
-            | UpstreamError::Credentials { platform, .. } => *platform,
+            | UpstreamError::Credentials { platform, .. }
+            | UpstreamError::CircuitOpen { platform, .. }
+            | UpstreamError::Overloaded { platform, .. } => *platform,
+        }
+    }
+
+    /// The platform failed (unreachable, timed out or a 5xx), as opposed to
+    /// refusing what was asked: what the circuit breaker counts.
+    pub(crate) fn is_platform_fault(&self) -> bool {
+        match self {
+            UpstreamError::Unreachable { .. } => true,
+            UpstreamError::Status { status, .. } => *status >= 500,
+            _ => false,
         }
     }
 
