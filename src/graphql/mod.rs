@@ -21,6 +21,7 @@ use crate::upstream::{CoreCase, TradingGrid};
 pub(crate) use loaders::Loaders;
 pub use mutation::Mutation;
 pub use query::Query;
+pub(crate) use subscription::ResumeAfter;
 pub use subscription::Subscription;
 
 pub type GatewaySchema = Schema<Query, Mutation, Subscription>;

@@ -4,6 +4,7 @@
 mod documents;
 mod graphql;
 mod health;
+mod sse;
 mod webhooks;
 
 use std::sync::Arc;
@@ -31,6 +32,7 @@ pub(crate) struct AppState {
     pub rules: Arc<crate::rules::RuleEngine>,
     pub webhook_secret: Option<crate::config::Secret>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    pub stream: crate::config::StreamConfig,
 }
 
 /// Every route. No socket needed: tests may `oneshot` it.
@@ -41,6 +43,7 @@ pub(crate) fn router(state: AppState) -> Router {
             get(graphql::get_graphql).post(graphql::post_graphql),
         )
         .route("/graphql/ws", get(graphql::websocket))
+        .route("/graphql/stream", get(sse::stream).post(sse::stream))
         .route("/documents/{id}/content", get(documents::content))
         .route("/webhooks/{platform}", post(webhooks::receive))
         .route("/healthz", get(health::healthz))

@@ -7,6 +7,7 @@ mod isolation;
 mod queries;
 mod relations;
 mod robustness;
+mod sse;
 mod subscriptions;
 mod upstream;
 mod workflows;
