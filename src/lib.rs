@@ -14,7 +14,7 @@
 //! - `domain`   — ids that parse, enums, status → milestone, records; no I/O
 //! - `upstream` — Trading Grid and Core Case connectors: wire models, mapping, HTTP clients
 //! - `graphql`  — schema, query resolvers, types, loaders, errors
-//! - `http`     — router: `/graphql`, `/graphql/stream` (SSE), `/documents/{id}/content`, `/webhooks/{platform}`, `/healthz`, `/readyz`, `/metrics`
+//! - `http`     — router: `/graphql`, `/graphql/stream` (SSE), `/portal`, `/documents/{id}/content`, `/webhooks/{platform}`, `/healthz`, `/readyz`, `/metrics`
 //! - `metrics`  — Prometheus counters
 //! - `workflows`— the use cases as idempotent step sequences; the outbox worker
 //! - `rules`    — platform events (webhooks, feed polling) → workflows
@@ -146,6 +146,7 @@ impl App {
             webhook_secret: config.webhook_secret.clone(),
             metrics,
             stream: config.stream.clone(),
+            sandbox: http::portal::sandbox(&config)?,
         };
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;

@@ -249,6 +249,10 @@ async fn serve(listen: Option<String>, config_path: Option<PathBuf>) -> anyhow::
             sims[1].base_url()
         );
         eprintln!("GraphiQL:       {url}");
+        eprintln!(
+            "Partner portal: http://{}/portal#sample-partner",
+            app.addr()
+        );
         eprintln!("partner token (TP-0001, 24h): {partner}");
         eprintln!("agent token (24h):            {agent}");
         eprintln!("In GraphiQL's Headers tab:    {{\"Authorization\": \"Bearer <token>\"}}");

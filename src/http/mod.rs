@@ -4,6 +4,7 @@
 mod documents;
 mod graphql;
 mod health;
+pub(crate) mod portal;
 mod sse;
 mod webhooks;
 
@@ -33,6 +34,8 @@ pub(crate) struct AppState {
     pub webhook_secret: Option<crate::config::Secret>,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub stream: crate::config::StreamConfig,
+    /// Sample tokens, in sandbox mode only.
+    pub sandbox: Option<Arc<portal::Sandbox>>,
 }
 
 /// Every route. No socket needed: tests may `oneshot` it.
@@ -44,6 +47,7 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/graphql/ws", get(graphql::websocket))
         .route("/graphql/stream", get(sse::stream).post(sse::stream))
+        .merge(portal::routes())
         .route("/documents/{id}/content", get(documents::content))
         .route("/webhooks/{platform}", post(webhooks::receive))
         .route("/healthz", get(health::healthz))
