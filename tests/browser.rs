@@ -1,6 +1,6 @@
-//! The partner portal in a real browser: starts both simulators and a gateway, then
-//! runs `tests/browser/portal.test.mjs` (Node's test runner driving headless
-//! Chromium through playwright-core). Needs `node`, `npm ci` done, and Debian's
+//! The partner portal and GraphiQL in a real browser: starts both simulators and a
+//! gateway, then runs `tests/browser/*.test.mjs` (Node's test runner driving
+//! headless Chromium through playwright-core). Needs `node`, `npm ci` done, and Debian's
 //! `chromium` (`.ci/run` installs them).
 
 #[path = "api/helpers.rs"]
@@ -10,7 +10,7 @@ mod helpers;
 use helpers::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_partner_portal_shows_a_partner_its_issues_and_live_milestones_in_chromium() {
+async fn the_partner_portal_and_graphiql_work_in_headless_chromium() {
     // Short-lived streams: the page must reconnect and resume on its own.
     let app = spawn_app_with(&[("GRIDCASE_STREAM_MAX_LIFETIME_MS", "1500".into())]).await;
     let root = env!("CARGO_MANIFEST_DIR");
@@ -21,7 +21,11 @@ async fn the_partner_portal_shows_a_partner_its_issues_and_live_milestones_in_ch
         "run `npm ci` first (and install chromium) — see README"
     );
     let out = tokio::process::Command::new("node")
-        .args(["--test", "tests/browser/portal.test.mjs"])
+        .args([
+            "--test",
+            "tests/browser/portal.test.mjs",
+            "tests/browser/graphiql.test.mjs",
+        ])
         .current_dir(root)
         .env("GRIDCASE_URL", &app.url)
         .env("CORE_CASE_URL", app.cc.base_url())

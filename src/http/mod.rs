@@ -2,6 +2,7 @@
 //! webhooks in, health.
 
 mod documents;
+mod graphiql;
 mod graphql;
 mod health;
 pub(crate) mod portal;
@@ -48,6 +49,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/graphql/ws", get(graphql::websocket))
         .route("/graphql/stream", get(sse::stream).post(sse::stream))
         .merge(portal::routes())
+        .merge(graphiql::routes())
         .route("/documents/{id}/content", get(documents::content))
         .route("/webhooks/{platform}", post(webhooks::receive))
         .route("/healthz", get(health::healthz))

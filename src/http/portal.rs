@@ -28,6 +28,7 @@ pub(crate) const SAMPLE_PARTNER: &str = "TP-0001";
 /// Tokens sandbox mode hands out to newcomers (portal, GraphiQL).
 pub(crate) struct Sandbox {
     pub partner_token: String,
+    pub agent_token: String,
 }
 
 /// Sign the sample tokens when `config` is a sandbox (its JWT secret is the public
@@ -51,6 +52,7 @@ pub(crate) fn sandbox(config: &Config) -> anyhow::Result<Option<Arc<Sandbox>>> {
     };
     Ok(Some(Arc::new(Sandbox {
         partner_token: sign(Role::Partner, Some(SAMPLE_PARTNER), "sandbox-partner")?,
+        agent_token: sign(Role::Agent, None, "sandbox-agent")?,
     })))
 }
 

@@ -2,6 +2,7 @@
 
 mod documents;
 mod errors;
+mod graphiql;
 mod helpers;
 mod isolation;
 mod queries;
