@@ -82,7 +82,11 @@ enum Command {
         ttl: humantime::Duration,
     },
     /// Print the GraphQL schema (SDL).
-    PrintSchema,
+    PrintSchema {
+        /// Print the Apollo Federation v2 subgraph SDL instead (`@key`, `@link`).
+        #[arg(long)]
+        federation: bool,
+    },
 }
 
 fn env(key: &str) -> Option<String> {
@@ -183,8 +187,12 @@ async fn run() -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
-        Command::PrintSchema => {
-            print!("{}", gridcase::graphql::sdl());
+        Command::PrintSchema { federation } => {
+            if federation {
+                print!("{}", gridcase::graphql::federation_sdl());
+            } else {
+                print!("{}", gridcase::graphql::sdl());
+            }
             Ok(())
         }
     }

@@ -3,6 +3,7 @@
 
 mod connection;
 pub mod errors;
+mod federation;
 mod fetch;
 mod loaders;
 mod mutation;
@@ -64,8 +65,20 @@ pub fn sdl() -> String {
     Schema::build(Query, Mutation, Subscription).finish().sdl()
 }
 
+/// The subgraph SDL for Apollo Federation v2 (`@key` on the entities, `@link`),
+/// what `_service { sdl }` answers.
+pub fn federation_sdl() -> String {
+    federated()
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().federation())
+}
+
+fn federated() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query, Mutation, Subscription).enable_federation()
+}
+
 pub(crate) fn build(services: Services, limits: &Limits) -> GatewaySchema {
-    Schema::build(Query, Mutation, Subscription)
+    federated()
         .data(services)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)

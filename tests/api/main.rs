@@ -2,6 +2,7 @@
 
 mod documents;
 mod errors;
+mod federation;
 mod graphiql;
 mod helpers;
 mod isolation;
