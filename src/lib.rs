@@ -16,6 +16,7 @@
 //! - `graphql`  — schema, query resolvers, types, loaders, errors
 //! - `http`     — router: `/graphql`, `/graphql/stream` (SSE), `/portal`, `/documents/{id}/content`, `/webhooks/{platform}`, `/healthz`, `/readyz`, `/metrics`
 //! - `metrics`  — Prometheus counters
+//! - `telemetry`— logs (text or JSON) and OpenTelemetry traces over OTLP
 //! - `workflows`— the use cases as idempotent step sequences; the outbox worker
 //! - `rules`    — platform events (webhooks, feed polling) → workflows
 //! - `store`    — idempotency keys, outbox, webhook dedupe, activity: memory or Redis
@@ -32,6 +33,7 @@ pub mod metrics;
 pub mod rules;
 pub mod sim;
 pub mod store;
+pub mod telemetry;
 #[cfg(test)]
 mod test_redis;
 pub mod upstream;

@@ -106,13 +106,7 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GRIDCASE_LOG")
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let _telemetry = gridcase::telemetry::init(&env)?;
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve {
         listen: None,

@@ -79,6 +79,7 @@ fn federated() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
 
 pub(crate) fn build(services: Services, limits: &Limits) -> GatewaySchema {
     federated()
+        .extension(crate::telemetry::OperationSpans)
         .data(services)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)

@@ -59,7 +59,10 @@ pub(crate) fn router(state: AppState) -> Router {
             state.clone(),
             count_requests,
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(crate::telemetry::http_span::<axum::body::Body>),
+        )
         .with_state(state)
 }
 
