@@ -1,6 +1,7 @@
-//! The partner portal and GraphiQL in a real browser: starts both simulators and a
-//! gateway, then runs `tests/browser/*.test.mjs` (Node's test runner driving
-//! headless Chromium through playwright-core). Needs `node`, `npm ci` done, and Debian's
+//! The partner portal and GraphiQL in a real browser, and the `graphql-sse` npm
+//! client: starts both simulators and a gateway, then runs `tests/browser/*.test.mjs`
+//! (Node's test runner; the browser tests drive headless Chromium through
+//! playwright-core). Needs `node`, `npm ci` done, and Debian's
 //! `chromium` (`.ci/run` installs them).
 
 #[path = "api/helpers.rs"]
@@ -10,7 +11,7 @@ mod helpers;
 use helpers::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_partner_portal_and_graphiql_work_in_headless_chromium() {
+async fn the_portal_and_graphiql_work_in_chromium_and_the_graphql_sse_client_streams() {
     // Short-lived streams: the page must reconnect and resume on its own.
     let app = spawn_app_with(&[("GRIDCASE_STREAM_MAX_LIFETIME_MS", "1500".into())]).await;
     let root = env!("CARGO_MANIFEST_DIR");
@@ -25,11 +26,13 @@ async fn the_partner_portal_and_graphiql_work_in_headless_chromium() {
             "--test",
             "tests/browser/portal.test.mjs",
             "tests/browser/graphiql.test.mjs",
+            "tests/browser/sse-client.test.mjs",
         ])
         .current_dir(root)
         .env("GRIDCASE_URL", &app.url)
         .env("CORE_CASE_URL", app.cc.base_url())
         .env("PARTNER_TOKEN", partner("TP-0001"))
+        .env("PARTNER_TOKEN_TP0002", partner("TP-0002"))
         .env("AGENT_TOKEN", agent())
         .kill_on_drop(true)
         .output()
