@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// What each metric means, for the `# HELP` lines.
-const HELP: [(&str, &str); 7] = [
+const HELP: [(&str, &str); 8] = [
     (
         "gridcase_http_requests_total",
         "HTTP requests answered, by route and status.",
@@ -36,6 +36,10 @@ const HELP: [(&str, &str); 7] = [
     (
         "gridcase_events_total",
         "Platform events handled by the rules (webhooks and feed polling), by platform and result.",
+    ),
+    (
+        "gridcase_sse_streams_closed_total",
+        "GraphQL over SSE streams ended, by reason (complete, client, slow_client, lifetime).",
     ),
 ];
 

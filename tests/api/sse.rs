@@ -226,4 +226,17 @@ async fn an_idle_stream_gets_keep_alive_comments_and_ends_at_its_lifetime() {
         !raw.contains("event: complete"),
         "a stream closed for its lifetime is not complete, so clients reconnect: {raw}"
     );
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"gridcase_sse_streams_closed_total{reason="lifetime"} 1"#),
+        "{metrics}"
+    );
 }
