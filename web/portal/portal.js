@@ -278,7 +278,7 @@ async function open(candidate) {
     render(body.data.partnerIssues.edges.map((e) => e.node));
     say(body.errors ? 'Some details could not be loaded just now; what is shown is current.' : '');
     follow();
-    $('issues-title').focus?.();
+    $('issues-title').focus();
   } catch (e) {
     if (e instanceof AuthError) signOut(e.message);
     else say(`Could not load your issues: ${e.message}`, true);
