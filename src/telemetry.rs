@@ -198,3 +198,61 @@ impl async_graphql::extensions::Extension for OperationSpans {
         next.run(ctx, operation_name).instrument(span).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CALLER: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[tokio::test]
+    async fn upstream_calls_carry_the_callers_trace_with_their_own_span_as_parent() {
+        let provider = SdkTracerProvider::builder().build();
+        let _subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .set_default();
+        // A platform that answers with the traceparent it received.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let echo = axum::Router::new().route(
+            "/",
+            axum::routing::get(|h: axum::http::HeaderMap| async move {
+                h.get("traceparent")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("none")
+                    .to_owned()
+            }),
+        );
+        tokio::spawn(async move { axum::serve(listener, echo).await });
+
+        let incoming = axum::http::Request::builder()
+            .uri("/graphql")
+            .header("traceparent", CALLER)
+            .body(())
+            .unwrap();
+        let request = http_span(&incoming);
+        let seen = async {
+            send(
+                reqwest::Client::new().get(format!("http://{addr}/")),
+                "core-case",
+                "get_case",
+                0,
+            )
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+        }
+        .instrument(request)
+        .await;
+        assert!(
+            seen.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+            "the platform sees the caller's trace: {seen}"
+        );
+        assert!(
+            !seen.contains("00f067aa0ba902b7"),
+            "its parent is the upstream span, not the caller's: {seen}"
+        );
+    }
+}
