@@ -89,6 +89,8 @@ struct FileConfig {
     #[serde(default)]
     http: HttpFile,
     #[serde(default)]
+    stream: StreamFile,
+    #[serde(default)]
     rate_limit: RateLimitFile,
     /// Serve `/metrics` on this address instead of the public one.
     metrics_listen: Option<String>,
@@ -107,6 +109,18 @@ struct RateLimitFile {
     admin_burst: Option<u32>,
     webhook_per_second: Option<u32>,
     webhook_burst: Option<u32>,
+}
+
+/// GraphQL over SSE (`/graphql/stream`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StreamFile {
+    /// Send a keep-alive comment after this many ms without an event.
+    keepalive_ms: Option<u64>,
+    /// Close a stream after this many ms; clients reconnect with `Last-Event-ID`.
+    max_lifetime_ms: Option<u64>,
+    /// Events held for a slow client before its stream is closed.
+    buffer: Option<u64>,
 }
 
 /// Which platform events start workflows by themselves (all on by default).
@@ -508,9 +522,28 @@ pub struct Config {
     pub webhook_secret: Option<Secret>,
     pub rules: Rules,
     pub http: Http,
+    pub stream: StreamConfig,
     pub rate_limit: RateLimitConfig,
     /// Where `/metrics` is served when not on the public listener.
     pub metrics_listen: Option<SocketAddr>,
+}
+
+/// GraphQL over SSE limits.
+#[derive(Debug, Clone)]
+pub struct StreamConfig {
+    pub keepalive: Duration,
+    pub max_lifetime: Duration,
+    pub buffer: usize,
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        Self {
+            keepalive: Duration::from_secs(15),
+            max_lifetime: Duration::from_secs(3600),
+            buffer: 64,
+        }
+    }
 }
 
 /// The webhook secret sandbox mode gives its simulators.
@@ -672,6 +705,15 @@ impl Settings {
         if let Some(v) = get("GRIDCASE_METRICS_LISTEN") {
             file.metrics_listen = Some(v);
         }
+        if let Some(v) = num("GRIDCASE_STREAM_KEEPALIVE_MS")? {
+            file.stream.keepalive_ms = Some(v);
+        }
+        if let Some(v) = num("GRIDCASE_STREAM_MAX_LIFETIME_MS")? {
+            file.stream.max_lifetime_ms = Some(v);
+        }
+        if let Some(v) = num("GRIDCASE_STREAM_BUFFER")? {
+            file.stream.buffer = Some(v);
+        }
         Ok(Self { file })
     }
 
@@ -805,6 +847,34 @@ impl Settings {
                 })
             })
             .transpose()?;
+        let stream = {
+            let d = StreamConfig::default();
+            let positive = |key: &str, v: Option<u64>| match v {
+                Some(0) => Err(invalid(key, "must be greater than 0")),
+                v => Ok(v),
+            };
+            let ms = |v: Option<u64>, d: Duration| v.map_or(d, Duration::from_millis);
+            StreamConfig {
+                keepalive: ms(
+                    positive(
+                        "stream.keepalive_ms (GRIDCASE_STREAM_KEEPALIVE_MS)",
+                        f.stream.keepalive_ms,
+                    )?,
+                    d.keepalive,
+                ),
+                max_lifetime: ms(
+                    positive(
+                        "stream.max_lifetime_ms (GRIDCASE_STREAM_MAX_LIFETIME_MS)",
+                        f.stream.max_lifetime_ms,
+                    )?,
+                    d.max_lifetime,
+                ),
+                buffer: positive("stream.buffer (GRIDCASE_STREAM_BUFFER)", f.stream.buffer)?
+                    .map_or(d.buffer, |b| {
+                        usize::try_from(b.min(10_000)).unwrap_or(10_000)
+                    }),
+            }
+        };
         Ok(Config {
             listen,
             public_url,
@@ -819,6 +889,7 @@ impl Settings {
             http,
             rate_limit,
             metrics_listen,
+            stream,
         })
     }
 }
@@ -1821,6 +1892,28 @@ mod tests {
                     ("GRIDCASE_CORE_CASE_URL", "http://cc.example"),
                     ("GRIDCASE_JWT_SECRET", SECRET),
                     (k, v),
+                ]),
+            )
+            .unwrap();
+            let err = s.resolve(false).unwrap_err().to_string();
+            assert!(err.contains(k), "{k}: {err}");
+        }
+    }
+
+    #[test]
+    fn zero_stream_limits_are_refused_by_name() {
+        for k in [
+            "GRIDCASE_STREAM_KEEPALIVE_MS",
+            "GRIDCASE_STREAM_MAX_LIFETIME_MS",
+            "GRIDCASE_STREAM_BUFFER",
+        ] {
+            let s = Settings::load(
+                None,
+                &env(&[
+                    ("GRIDCASE_TRADING_GRID_URL", "http://tg.example"),
+                    ("GRIDCASE_CORE_CASE_URL", "http://cc.example"),
+                    ("GRIDCASE_JWT_SECRET", SECRET),
+                    (k, "0"),
                 ]),
             )
             .unwrap();

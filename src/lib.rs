@@ -14,8 +14,9 @@
 //! - `domain`   — ids that parse, enums, status → milestone, records; no I/O
 //! - `upstream` — Trading Grid and Core Case connectors: wire models, mapping, HTTP clients
 //! - `graphql`  — schema, query resolvers, types, loaders, errors
-//! - `http`     — router: `/graphql`, `/documents/{id}/content`, `/webhooks/{platform}`, `/healthz`, `/readyz`, `/metrics`
+//! - `http`     — router: `/graphql`, `/graphql/stream` (SSE), `/portal`, `/documents/{id}/content`, `/webhooks/{platform}`, `/healthz`, `/readyz`, `/metrics`
 //! - `metrics`  — Prometheus counters
+//! - `telemetry`— logs (text or JSON) and OpenTelemetry traces over OTLP
 //! - `workflows`— the use cases as idempotent step sequences; the outbox worker
 //! - `rules`    — platform events (webhooks, feed polling) → workflows
 //! - `store`    — idempotency keys, outbox, webhook dedupe, activity: memory or Redis
@@ -32,6 +33,7 @@ pub mod metrics;
 pub mod rules;
 pub mod sim;
 pub mod store;
+pub mod telemetry;
 #[cfg(test)]
 mod test_redis;
 pub mod upstream;
@@ -170,6 +172,8 @@ impl App {
                 upstreams: guards,
                 redis: config.redis_url.is_some(),
             },
+            stream: config.stream.clone(),
+            sandbox: http::portal::sandbox(&config)?,
         };
         let serve_limits = http::server::ServeLimits {
             header_timeout: config.http.header_timeout,

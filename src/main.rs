@@ -91,7 +91,11 @@ enum Command {
         kid: Option<String>,
     },
     /// Print the GraphQL schema (SDL).
-    PrintSchema,
+    PrintSchema {
+        /// Print the Apollo Federation v2 subgraph SDL instead (`@key`, `@link`).
+        #[arg(long)]
+        federation: bool,
+    },
 }
 
 fn env(key: &str) -> Option<String> {
@@ -111,13 +115,7 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GRIDCASE_LOG")
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let _telemetry = gridcase::telemetry::init(&env)?;
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve {
         listen: None,
@@ -216,8 +214,12 @@ async fn run() -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
-        Command::PrintSchema => {
-            print!("{}", gridcase::graphql::sdl());
+        Command::PrintSchema { federation } => {
+            if federation {
+                print!("{}", gridcase::graphql::federation_sdl());
+            } else {
+                print!("{}", gridcase::graphql::sdl());
+            }
             Ok(())
         }
     }
@@ -281,6 +283,10 @@ async fn serve(listen: Option<String>, config_path: Option<PathBuf>) -> anyhow::
             sims[1].base_url()
         );
         eprintln!("GraphiQL:       {url}");
+        eprintln!(
+            "Partner portal: http://{}/portal#sample-partner",
+            app.addr()
+        );
         eprintln!("partner token (TP-0001, 24h): {partner}");
         eprintln!("agent token (24h):            {agent}");
         eprintln!("In GraphiQL's Headers tab:    {{\"Authorization\": \"Bearer <token>\"}}");

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// What each metric means, for the `# HELP` lines.
-const HELP: [(&str, &str); 12] = [
+const HELP: [(&str, &str); 13] = [
     (
         "gridcase_http_requests_total",
         "HTTP requests answered, by route and status.",
@@ -56,6 +56,10 @@ const HELP: [(&str, &str); 12] = [
     (
         "gridcase_upstream_breaker_transitions_total",
         "Circuit breaker state changes of a platform, by the state entered (open, closed).",
+    ),
+    (
+        "gridcase_sse_streams_closed_total",
+        "GraphQL over SSE streams ended, by reason (complete, client, slow_client, lifetime).",
     ),
 ];
 

@@ -73,6 +73,21 @@ async fn the_sandbox_prints_working_tokens_and_answers_the_dashboard() {
         .nth(1)
         .and_then(|b| b.split("```").next())
         .expect("the README's dashboard query");
+    // GraphiQL opens ready to run the dashboard as the sample agent, and links to
+    // the portal, which offers the sample partner's token.
+    let page = page.text().await.unwrap();
+    assert!(page.contains(&serde_json::to_string(dashboard).unwrap()));
+    assert!(page.contains(&format!("Bearer {}", agent.as_deref().unwrap())));
+    assert!(page.contains("/portal#sample-partner"));
+    let sample: Value = http
+        .get(url.replace("/graphql", "/portal/sandbox.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sample["partnerId"], "TP-0001");
     let answer: Value = http
         .post(&url)
         .bearer_auth(partner.unwrap())

@@ -3,6 +3,7 @@
 
 mod connection;
 pub mod errors;
+mod federation;
 mod fetch;
 pub(crate) mod limits;
 mod loaders;
@@ -22,6 +23,7 @@ use crate::upstream::{CoreCase, TradingGrid};
 pub(crate) use loaders::Loaders;
 pub use mutation::Mutation;
 pub use query::Query;
+pub(crate) use subscription::ResumeAfter;
 pub use subscription::Subscription;
 
 pub type GatewaySchema = Schema<Query, Mutation, Subscription>;
@@ -75,11 +77,24 @@ impl From<&Limits> for limits::OperationLimits {
     }
 }
 
+/// The subgraph SDL for Apollo Federation v2 (`@key` on the entities, `@link`),
+/// what `_service { sdl }` answers.
+pub fn federation_sdl() -> String {
+    federated()
+        .finish()
+        .sdl_with_options(async_graphql::SDLExportOptions::new().federation())
+}
+
+fn federated() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query, Mutation, Subscription).enable_federation()
+}
+
 /// The executable schema. Every bound in `limits` is checked before any resolver
 /// runs; `introspection` off also turns off "did you mean" suggestions, which
 /// would otherwise leak the schema field by field.
 pub(crate) fn build(services: Services, limits: &Limits, introspection: bool) -> GatewaySchema {
-    let builder = Schema::build(Query, Mutation, Subscription)
+    let builder = federated()
+        .extension(crate::telemetry::OperationSpans)
         .data(services)
         .extension(limits::LimitsGuard(limits.into()))
         .limit_depth(limits.max_depth)

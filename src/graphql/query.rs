@@ -340,4 +340,37 @@ impl Query {
             .then_some(Resolution(r))
         }))
     }
+    // Apollo Federation entity resolvers (`_entities`); see `graphql::federation`.
+    #[graphql(entity)]
+    async fn find_partner_issue_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<Option<PartnerIssue>> {
+        super::federation::partner_issue(ctx, &id).await
+    }
+    #[graphql(entity)]
+    async fn find_case_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Case>> {
+        super::federation::case(ctx, &id).await
+    }
+    #[graphql(entity)]
+    async fn find_document_by_id(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Document>> {
+        super::federation::document(ctx, &id).await
+    }
+    #[graphql(entity)]
+    async fn find_transaction_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<Option<Transaction>> {
+        super::federation::transaction(ctx, &id).await
+    }
+    #[graphql(entity)]
+    async fn find_trading_partner_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> Result<Option<TradingPartner>> {
+        super::federation::trading_partner(ctx, &id).await
+    }
 }

@@ -16,6 +16,10 @@ use crate::events::MilestoneEvent;
 /// Live updates.
 pub struct Subscription;
 
+/// A cursor the transport asks to resume after (SSE `Last-Event-ID`); it wins
+/// over the `after` argument, which names where the stream first began.
+pub(crate) struct ResumeAfter(pub String);
+
 /// A case reached a milestone (partner-safe: nothing internal is in here).
 #[derive(SimpleObject)]
 struct CaseMilestoneEvent {
@@ -61,6 +65,7 @@ impl Subscription {
         partner_id: Option<ID>,
         after: Option<String>,
     ) -> Result<impl Stream<Item = CaseMilestoneEvent>> {
+        let after = ctx.data_opt::<ResumeAfter>().map(|r| r.0.clone()).or(after);
         let principal = scope(ctx)?.principal.clone();
         let partner = scope_partner(ctx, partner_id.as_ref())?;
         let case = case_id

@@ -1,13 +1,12 @@
 //! GraphQL over HTTP: POST and GET, `application/graphql-response+json` or
 //! `application/json`, GraphiQL for browsers.
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::{ErrorExtensionValues, Value};
 use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::GraphQLRequest;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
 use super::{AppState, Authenticated};
 use crate::graphql::errors::code;
@@ -45,14 +44,7 @@ pub(crate) async fn get_graphql(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
     if wants_html && state.http.graphiql {
-        return Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql/ws")
-                .title("gridcase")
-                .finish(),
-        )
-        .into_response();
+        return super::graphiql::page(&state);
     }
     let principal = match auth {
         Ok(Authenticated(p)) => p,

@@ -2,11 +2,14 @@
 //! webhooks in, health.
 
 mod documents;
+mod graphiql;
 mod graphql;
 mod guard;
 pub(crate) mod health;
+pub(crate) mod portal;
 pub(crate) mod ratelimit;
 pub(crate) mod server;
+mod sse;
 mod webhooks;
 mod ws;
 
@@ -47,6 +50,9 @@ pub(crate) struct AppState {
     pub rate_limits: Arc<ratelimit::RateLimits>,
     /// Breaker states and whether Redis is configured, for `/readyz`.
     pub readiness: health::Readiness,
+    pub stream: crate::config::StreamConfig,
+    /// Sample tokens, in sandbox mode only.
+    pub sandbox: Option<Arc<portal::Sandbox>>,
 }
 
 /// Every route (`/metrics` only when `public_metrics`; otherwise it is served by
@@ -68,6 +74,12 @@ pub(crate) fn router(state: AppState, public_metrics: bool) -> Router {
     let router = Router::new()
         .merge(graphql)
         .route("/graphql/ws", get(ws::websocket))
+        .route(
+            "/graphql/stream",
+            get(sse::stream).post(sse::stream).layer(bounded.clone()),
+        )
+        .merge(portal::routes())
+        .merge(graphiql::routes())
         .route("/documents/{id}/content", get(documents::content))
         .route(
             "/webhooks/{platform}",
@@ -85,7 +97,10 @@ pub(crate) fn router(state: AppState, public_metrics: bool) -> Router {
             state.clone(),
             count_requests,
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(crate::telemetry::http_span::<axum::body::Body>),
+        )
         .with_state(state)
 }
 

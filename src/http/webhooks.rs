@@ -60,6 +60,7 @@ pub(crate) fn verify(
     Err("signature does not match")
 }
 
+#[tracing::instrument(name = "webhook", skip_all)]
 pub(crate) async fn receive(
     State(state): State<AppState>,
     Path(platform): Path<String>,

@@ -272,7 +272,7 @@ impl UpstreamHttp {
                 req = req.header("idempotency-key", key);
             }
             let started = Instant::now();
-            let outcome = req.send().await;
+            let outcome = crate::telemetry::send(req, platform.slug(), operation, attempt).await;
             let label = match &outcome {
                 Ok(r) if r.status().is_success() => "ok".to_owned(),
                 Ok(r) => r.status().as_u16().to_string(),

@@ -174,6 +174,7 @@ impl Workflows {
     }
 
     /// Do one step. Returns the upstream ids it touched.
+    #[tracing::instrument(name = "workflow.step", skip_all, fields(step = step.action()))]
     async fn execute(&self, key: &str, step: &Step) -> Result<Vec<String>, UpstreamError> {
         let cc = |id: &str| format!("core-case:{id}");
         let tg = |id: &str| format!("trading-grid:{id}");

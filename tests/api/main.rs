@@ -3,7 +3,9 @@
 mod auth;
 mod documents;
 mod errors;
+mod federation;
 mod field_policy;
+mod graphiql;
 mod hardening;
 mod helpers;
 mod isolation;
@@ -12,6 +14,7 @@ mod ratelimit;
 mod relations;
 mod resilience;
 mod robustness;
+mod sse;
 mod subscriptions;
 mod upstream;
 mod workflows;
