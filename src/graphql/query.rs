@@ -117,6 +117,7 @@ pub(crate) async fn cases(
         types: f.types.unwrap_or_default(),
         opened_after: f.opened_after,
         opened_before: f.opened_before,
+        updated_after: None,
     };
     let svc = services(ctx)?;
     let page = svc
