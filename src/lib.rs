@@ -100,11 +100,14 @@ impl App {
             .map(|u| u.as_str().trim_end_matches('/').to_owned())
             .unwrap_or_default();
         let store: Arc<dyn store::Store> = match &config.redis_url {
-            Some(url) => Arc::new(
-                store::RedisStore::connect(url.expose(), &config.redis_namespace)
+            Some(url) => {
+                let redis = store::RedisStore::connect(url.expose(), &config.redis_namespace)
                     .await
-                    .map_err(|e| anyhow::anyhow!("GRIDCASE_REDIS_URL: {e}"))?,
-            ),
+                    .map_err(|e| anyhow::anyhow!("GRIDCASE_REDIS_URL: {e}"))?;
+                // The store must survive a Redis restart: say so when it would not.
+                redis.warn_unless_durable().await;
+                Arc::new(redis)
+            }
             None => Arc::new(store::MemoryStore::new()),
         };
         let bus: Arc<dyn events::MilestoneBus> = match &config.redis_url {
@@ -164,7 +167,7 @@ impl App {
     }
 
     /// Serve until `shutdown` resolves, then finish in-flight requests and stop
-    /// the background work (outbox worker, feed pollers) this app owns.
+    /// the background work (outbox worker, feed pollers, reconciler) this app owns.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -183,6 +186,13 @@ impl App {
                     stopped.clone(),
                 )));
             }
+        }
+        if let Some(every) = self.rules.rules().reconcile_interval {
+            let reconciler = Arc::new(workflows::reconcile::Reconciler::new(
+                self.workflows.clone(),
+                self.rules.rules().clone(),
+            ));
+            tasks.push(tokio::spawn(reconciler.run(every, stopped.clone())));
         }
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// What each metric means, for the `# HELP` lines.
-const HELP: [(&str, &str); 7] = [
+const HELP: [(&str, &str); 10] = [
     (
         "gridcase_http_requests_total",
         "HTTP requests answered, by route and status.",
@@ -36,6 +36,18 @@ const HELP: [(&str, &str); 7] = [
     (
         "gridcase_events_total",
         "Platform events handled by the rules (webhooks and feed polling), by platform and result.",
+    ),
+    (
+        "gridcase_case_events_late_total",
+        "Case events not applied because a newer version of the case was applied already.",
+    ),
+    (
+        "gridcase_reconcile_sweeps_total",
+        "Reconciler sweeps this replica completed, by result (done, failed).",
+    ),
+    (
+        "gridcase_reconcile_repairs_total",
+        "Divergences the reconciler repaired, by repair.",
     ),
 ];
 
