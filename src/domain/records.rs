@@ -451,6 +451,8 @@ pub struct TransactionFilter {
     pub document_type: Option<String>,
     pub created_after: Option<DateTime<Utc>>,
     pub created_before: Option<DateTime<Utc>>,
+    /// Status changed at or after.
+    pub updated_after: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Default)]

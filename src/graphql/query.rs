@@ -144,6 +144,7 @@ pub(crate) async fn transactions(
         document_type: f.document_type,
         created_after: f.created_after,
         created_before: f.created_before,
+        updated_after: None,
     };
     let svc = services(ctx)?;
     let page = svc

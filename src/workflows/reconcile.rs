@@ -177,7 +177,7 @@ impl Reconciler {
         }
         let filter = TransactionFilter {
             statuses: vec![TransactionStatus::Failed, TransactionStatus::Rejected],
-            created_after: Some(since),
+            updated_after: Some(since),
             ..Default::default()
         };
         let mut txs = Vec::new();
@@ -384,7 +384,13 @@ impl Reconciler {
                 })
                 .max_by_key(|h| h.at)
         };
-        if fresh {
+        let resolved = matches!(case.status, CaseStatus::Resolved | CaseStatus::Closed);
+        let announced = if resolved {
+            self.rules.resolutions
+        } else {
+            self.rules.milestones
+        };
+        if fresh && announced {
             let applied = wf.store.case_applied(case.id.as_str()).await?;
             if applied.is_none_or(|v| v < case.version) {
                 if let Some(change) = changes(None).filter(|h| {

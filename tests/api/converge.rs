@@ -8,7 +8,7 @@ use gridcase::sim::Platform;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::subscriptions::{connect, next_json, subscribe};
+use crate::subscriptions::{connect, connect_to, next_json, subscribe};
 
 const ESCALATE: &str = r#"mutation($input: EscalateInput!) { escalate(input: $input) {
   created case { id } cases { id } pendingSteps { id } } }"#;
@@ -85,13 +85,34 @@ async fn milestones_until_sentinel(
     }
 }
 
+/// Two replicas sharing one Redis: the test app (which the platforms' webhooks
+/// reach) and a second gateway on the same simulators; returns the second's URL
+/// and its stop switch.
+async fn two_replicas(
+    redis: &TestRedis,
+    name: &str,
+) -> (TestApp, String, tokio::sync::oneshot::Sender<()>) {
+    let shared = [
+        ("GRIDCASE_REDIS_URL", redis.url.clone()),
+        (
+            "GRIDCASE_REDIS_NAMESPACE",
+            format!("{name}-{}", std::process::id()),
+        ),
+    ];
+    let app = spawn_app_with(&shared).await;
+    let (other, stop) = start_gateway(&app.tg.base_url(), &app.cc.base_url(), &shared).await;
+    (app, other, stop)
+}
+
 #[tokio::test]
 async fn a_case_moved_back_and_forth_within_a_second_is_announced_every_time() {
-    let app = spawn_app().await;
+    let redis = test_redis().await;
+    let (app, other, _stop) = two_replicas(&redis, "back-and-forth").await;
     let discussion = open_dispute(&app, "TP-0001", "Pallet count differs").await;
     let case = linked_case(&app, &discussion).await;
     app.webhooks_settled().await;
-    let mut ws = connect(&app, &agent()).await.expect("subscribed");
+    // The subscriber is on the replica the webhooks do not reach.
+    let mut ws = connect_to(&other, &agent()).await.expect("subscribed");
     subscribe(&mut ws, MILESTONES, json!({ "c": case })).await;
 
     for status in ["in_progress", "waiting_on_partner", "in_progress"] {
@@ -153,7 +174,8 @@ async fn an_older_event_delivered_after_a_newer_one_never_moves_the_milestone_ba
 
 #[tokio::test]
 async fn concurrent_overlapping_escalations_leave_each_transaction_in_exactly_one_open_case() {
-    let app = spawn_app().await;
+    let redis = test_redis().await;
+    let (app, other, _stop) = two_replicas(&redis, "overlap").await;
     // Failed transactions nobody has escalated yet (the rules are kept out of it).
     app.stop_webhooks(Platform::TradingGrid).await;
     let found = app
@@ -183,16 +205,21 @@ async fn concurrent_overlapping_escalations_leave_each_transaction_in_exactly_on
         vec![a, b, c],
         vec![d],
     ];
-    let app_ref = &app;
+    // Each set three times, through either replica, all at once.
+    let (http, replicas) = (&app.http, [app.url.clone(), other.clone()]);
+    let replicas = &replicas;
     let calls = sets.iter().flat_map(|set| {
-        (0..3).map(move |_| async move {
-            let body = app_ref
-                .graphql(
-                    &agent(),
-                    ESCALATE,
-                    json!({ "input": { "transactionIds": set } }),
-                )
-                .await;
+        (0..3).map(move |i| async move {
+            let body: Value = http
+                .post(format!("{}/graphql", replicas[i % 2]))
+                .bearer_auth(agent())
+                .json(&json!({ "query": ESCALATE, "variables": { "input": { "transactionIds": set } } }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
             (set.clone(), body)
         })
     });
@@ -464,4 +491,79 @@ async fn a_step_held_by_a_replica_that_died_is_run_by_another_within_seconds() {
         (posted.len() == 1).then_some(())
     })
     .await;
+}
+
+#[tokio::test]
+async fn with_webhooks_lost_the_reconciler_opens_exception_cases_and_links_awaited_documents() {
+    let app = spawn_app_with(&[("GRIDCASE_RECONCILE_INTERVAL_MS", "200".to_owned())]).await;
+    app.stop_webhooks(Platform::TradingGrid).await;
+    app.stop_webhooks(Platform::CoreCase).await;
+
+    // A transaction fails; nobody hears of it.
+    let found = app
+        .data(&agent(), r#"{ transactions(first: 50, filter: { partnerId: "TP-0009", statuses: [DELIVERED] }) { edges { node { id cases { id } } } } }"#, json!({}))
+        .await;
+    let tx = nodes(&found["transactions"])
+        .into_iter()
+        .find(|t| t["cases"].as_array().unwrap().is_empty())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.scenario(
+        Platform::TradingGrid,
+        "transaction-fails",
+        json!({ "transaction_id": tx, "status": "rejected" }),
+    )
+    .await;
+
+    // A case worker asks for documents; the partner posts one; nobody hears of it.
+    let discussion = open_dispute(&app, "TP-0010", "Cartons crushed").await;
+    app.one_full_sweep().await;
+    let case = linked_case(&app, &discussion).await;
+    app.scenario(
+        Platform::CoreCase,
+        "case-worker-requests-documents",
+        json!({ "case_id": case, "kinds": ["proof_of_delivery"], "message": "Please send the signed POD." }),
+    )
+    .await;
+    let posted = app
+        .scenario(
+            Platform::TradingGrid,
+            "partner-posts-document",
+            json!({ "discussion_id": discussion, "name": "pod-crushed.txt", "kind": "proof_of_delivery",
+                    "content_type": "text/plain", "content": "Signed with remark: 3 cartons crushed." }),
+        )
+        .await;
+    app.one_full_sweep().await;
+
+    let covering = app
+        .upstream(
+            Platform::CoreCase,
+            &format!("/api/v2/cases?transaction_ids={tx}"),
+        )
+        .await;
+    assert_eq!(
+        covering["data"].as_array().unwrap().len(),
+        1,
+        "one exception case for the rejected transaction"
+    );
+    let evidence = app
+        .upstream(
+            Platform::CoreCase,
+            &format!("/api/v2/cases/{case}/documents"),
+        )
+        .await;
+    assert!(evidence["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["sha256"] == posted["document"]["sha256"]));
+    assert_eq!(
+        messages_with(&app, &discussion, "Awaiting documents")
+            .await
+            .len(),
+        1,
+        "the request for documents was announced once"
+    );
 }

@@ -15,7 +15,7 @@ pub(crate) async fn connect(app: &TestApp, token: &str) -> Option<Socket> {
     connect_to(&app.url, token).await
 }
 
-async fn connect_to(gateway: &str, token: &str) -> Option<Socket> {
+pub(crate) async fn connect_to(gateway: &str, token: &str) -> Option<Socket> {
     let url = format!("{}/graphql/ws", gateway.replace("http://", "ws://"));
     let mut request = url.into_client_request().unwrap();
     request.headers_mut().insert(
