@@ -612,6 +612,10 @@ impl Workflows {
             CaseCreation::Exists(id) => (self.case(&id).await?, false),
         };
         if created {
+            // Its later status events are ordered against this first version.
+            self.store
+                .case_advance(case.id.as_str(), case.version)
+                .await?;
             self.audit(
                 case.id.as_str(),
                 actor,
@@ -1046,10 +1050,25 @@ impl Workflows {
             // A platform without versions: apply in arrival order.
             return Ok(true);
         }
-        let fresh = self
-            .store
-            .case_advance(case.id.as_str(), case.version)
-            .await?;
+        let fresh = match self.store.case_applied(case.id.as_str()).await? {
+            Some(_) => {
+                self.store
+                    .case_advance(case.id.as_str(), case.version)
+                    .await?
+            }
+            // Nothing recorded: a case not seen before, or a store that lost its
+            // data. The platform says whether this change is still what the
+            // partner should see: superseded by a later move to another
+            // milestone, it is a stale redelivery.
+            None => {
+                let current = self.case(&case.id).await?;
+                self.store
+                    .case_advance(case.id.as_str(), case.version)
+                    .await?
+                    && !(current.version > case.version
+                        && current.status.milestone() != case.status.milestone())
+            }
+        };
         if !fresh {
             tracing::info!(case = %case.id, version = case.version, "late case event not applied");
             self.metrics.inc("gridcase_case_events_late_total", &[]);

@@ -567,3 +567,57 @@ async fn with_webhooks_lost_the_reconciler_opens_exception_cases_and_links_await
         "the request for documents was announced once"
     );
 }
+
+#[tokio::test]
+async fn an_old_event_redelivered_after_redis_is_wiped_does_not_announce_a_stale_milestone() {
+    let redis = test_redis().await;
+    let app = spawn_app_with(&[
+        ("GRIDCASE_REDIS_URL", redis.url.clone()),
+        (
+            "GRIDCASE_REDIS_NAMESPACE",
+            format!("stale-{}", std::process::id()),
+        ),
+    ])
+    .await;
+    let discussion = open_dispute(&app, "TP-0011", "Pallet wrapped wrongly").await;
+    let case = linked_case(&app, &discussion).await;
+    move_case(&app, &case, "in_progress").await;
+    move_case(&app, &case, "waiting_on_partner").await;
+    app.webhooks_settled().await;
+    let feed = app
+        .upstream(Platform::CoreCase, "/api/v2/events?page_size=100")
+        .await;
+    let old = feed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| {
+            e["case_id"] == case.as_str()
+                && e["type"] == "case.status_changed"
+                && e["data"]["to"] == "in_progress"
+        })
+        .cloned()
+        .unwrap();
+    let flushed: String = redis::cmd("FLUSHALL")
+        .query_async(
+            &mut redis::Client::open(redis.url.as_str())
+                .unwrap()
+                .get_multiplexed_async_connection()
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(flushed, "OK");
+    let mut ws = connect(&app, &agent()).await.expect("subscribed");
+    subscribe(&mut ws, MILESTONES, json!({ "c": case })).await;
+
+    // The platform redelivers the old move; the dedupe that would have caught it is gone.
+    assert_eq!(app.deliver("core-case", &old).await, 200);
+
+    assert_eq!(
+        milestones_until_sentinel(&app, &mut ws, &case).await,
+        Vec::<String>::new(),
+        "the case awaits documents: UNDER_REVIEW is not announced again"
+    );
+}
