@@ -284,6 +284,14 @@ impl Reconciler {
         Ok(n)
     }
 
+    /// The case's activity shows its escalation linked the discussion and told
+    /// the partner.
+    async fn escalation_recorded(&self, case: &Case) -> Result<bool> {
+        let activity = self.wf.store.audit_list(case.id.as_str()).await?;
+        let did = |action: &str| activity.iter().any(|a| a.action == action);
+        Ok(did("discussion_linked") && did("community_message_posted"))
+    }
+
     /// One case, under its hold (no announcement of it runs meanwhile).
     async fn case(
         &self,
@@ -299,7 +307,10 @@ impl Reconciler {
         );
         let open = !matches!(case.status, CaseStatus::Resolved | CaseStatus::Closed);
         let awaiting = case.status == CaseStatus::WaitingOnPartner;
-        let recent_escalation = ours && open && case.opened_at >= since;
+        // An escalation whose activity shows it finished needs no look upstream;
+        // without activity (another system's case, or a wiped store) it does.
+        let recent_escalation =
+            ours && open && case.opened_at >= since && !self.escalation_recorded(case).await?;
         if !fresh && !recent_escalation && !awaiting {
             return Ok(0);
         }
