@@ -16,7 +16,7 @@
 //! - `graphql`  — schema, query resolvers, types, loaders, errors
 //! - `http`     — router: `/graphql`, `/documents/{id}/content`, `/webhooks/{platform}`, `/healthz`, `/readyz`, `/metrics`
 //! - `metrics`  — Prometheus counters
-//! - `workflows`— the use cases as idempotent step sequences; the outbox worker
+//! - `workflows`— the use cases as idempotent step sequences; the outbox worker; the reconciler
 //! - `rules`    — platform events (webhooks, feed polling) → workflows
 //! - `store`    — idempotency keys, outbox, webhook dedupe, activity: memory or Redis
 //! - `events`   — the milestone bus
