@@ -141,8 +141,13 @@ struct RulesFile {
     resolutions: Option<bool>,
     /// Document posted in a discussion whose case awaits documents → linked as evidence.
     auto_link_documents: Option<bool>,
-    /// Poll the platforms' events feeds every this many ms (0 or unset = rely on webhooks).
+    /// Poll the platforms' events feeds every this many ms, as the fallback for
+    /// lost webhooks (default 5000; 0 = off, rely on webhooks alone).
     poll_interval_ms: Option<u64>,
+    /// Reconcile both platforms every this many ms (default 60000; 0 = off).
+    reconcile_interval_ms: Option<u64>,
+    /// How far back the reconciler looks, in ms (default 86400000, a day).
+    reconcile_lookback_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -459,7 +464,16 @@ pub struct Rules {
     pub resolutions: bool,
     pub auto_link_documents: bool,
     pub poll_interval: Option<Duration>,
+    /// How often the reconciler sweeps; `None` = never.
+    pub reconcile_interval: Option<Duration>,
+    /// How far back the reconciler looks.
+    pub reconcile_lookback: Duration,
 }
+
+/// Defaults of the convergence settings.
+pub const DEFAULT_POLL_INTERVAL_MS: u64 = 5_000;
+pub const DEFAULT_RECONCILE_INTERVAL_MS: u64 = 60_000;
+pub const DEFAULT_RECONCILE_LOOKBACK_MS: u64 = 24 * 3_600_000;
 
 impl Default for Rules {
     fn default() -> Self {
@@ -471,7 +485,9 @@ impl Default for Rules {
             milestones: true,
             resolutions: true,
             auto_link_documents: true,
-            poll_interval: None,
+            poll_interval: Some(Duration::from_millis(DEFAULT_POLL_INTERVAL_MS)),
+            reconcile_interval: Some(Duration::from_millis(DEFAULT_RECONCILE_INTERVAL_MS)),
+            reconcile_lookback: Duration::from_millis(DEFAULT_RECONCILE_LOOKBACK_MS),
         }
     }
 }
@@ -714,6 +730,12 @@ impl Settings {
         if let Some(v) = num("GRIDCASE_STREAM_BUFFER")? {
             file.stream.buffer = Some(v);
         }
+        if let Some(v) = num("GRIDCASE_RECONCILE_INTERVAL_MS")? {
+            file.rules.reconcile_interval_ms = Some(v);
+        }
+        if let Some(v) = num("GRIDCASE_RECONCILE_LOOKBACK_MS")? {
+            file.rules.reconcile_lookback_ms = Some(v);
+        }
         Ok(Self { file })
     }
 
@@ -829,10 +851,27 @@ impl Settings {
             milestones: on(r.milestones),
             resolutions: on(r.resolutions),
             auto_link_documents: on(r.auto_link_documents),
-            poll_interval: r
-                .poll_interval_ms
+            poll_interval: Some(r.poll_interval_ms.unwrap_or(DEFAULT_POLL_INTERVAL_MS))
                 .filter(|ms| *ms > 0)
                 .map(Duration::from_millis),
+            reconcile_interval: Some(
+                r.reconcile_interval_ms
+                    .unwrap_or(DEFAULT_RECONCILE_INTERVAL_MS),
+            )
+            .filter(|ms| *ms > 0)
+            .map(Duration::from_millis),
+            reconcile_lookback: match r
+                .reconcile_lookback_ms
+                .unwrap_or(DEFAULT_RECONCILE_LOOKBACK_MS)
+            {
+                0 => {
+                    return Err(invalid(
+                        "rules.reconcile_lookback_ms (GRIDCASE_RECONCILE_LOOKBACK_MS)",
+                        "must be more than 0",
+                    ))
+                }
+                ms => Duration::from_millis(ms),
+            },
         };
         let rate_limit = rate_limits(&f.rate_limit)?;
         let metrics_listen = f
@@ -1603,6 +1642,34 @@ mod tests {
             .unwrap();
             assert!(s.resolve(false).is_err(), "{k}={v} accepted");
         }
+    }
+
+    #[test]
+    fn the_feed_poller_and_reconciler_run_by_default_and_zero_switches_them_off() {
+        let load = |extra: &[(&str, &str)]| {
+            let mut vars = vec![
+                ("GRIDCASE_TRADING_GRID_URL", "http://tg.example"),
+                ("GRIDCASE_CORE_CASE_URL", "http://cc.example"),
+                ("GRIDCASE_JWT_SECRET", SECRET),
+            ];
+            vars.extend_from_slice(extra);
+            Settings::load(None, &env(&vars)).unwrap().resolve(false)
+        };
+        let c = load(&[]).unwrap();
+        assert_eq!(c.rules.poll_interval, Some(Duration::from_secs(5)));
+        assert_eq!(c.rules.reconcile_interval, Some(Duration::from_secs(60)));
+        assert_eq!(c.rules.reconcile_lookback, Duration::from_secs(24 * 3600));
+        let c = load(&[
+            ("GRIDCASE_POLL_INTERVAL_MS", "0"),
+            ("GRIDCASE_RECONCILE_INTERVAL_MS", "0"),
+            ("GRIDCASE_RECONCILE_LOOKBACK_MS", "60000"),
+        ])
+        .unwrap();
+        assert_eq!(c.rules.poll_interval, None);
+        assert_eq!(c.rules.reconcile_interval, None);
+        assert_eq!(c.rules.reconcile_lookback, Duration::from_secs(60));
+        let e = load(&[("GRIDCASE_RECONCILE_LOOKBACK_MS", "0")]).unwrap_err();
+        assert!(e.to_string().contains("reconcile_lookback_ms"), "{e}");
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! - `http`     — router: `/graphql`, `/graphql/stream` (SSE), `/portal`, `/documents/{id}/content`, `/webhooks/{platform}`, `/healthz`, `/readyz`, `/metrics`
 //! - `metrics`  — Prometheus counters
 //! - `telemetry`— logs (text or JSON) and OpenTelemetry traces over OTLP
-//! - `workflows`— the use cases as idempotent step sequences; the outbox worker
+//! - `workflows`— the use cases as idempotent step sequences; the outbox worker; the reconciler
 //! - `rules`    — platform events (webhooks, feed polling) → workflows
 //! - `store`    — idempotency keys, outbox, webhook dedupe, activity: memory or Redis
 //! - `events`   — the milestone bus
@@ -117,11 +117,14 @@ impl App {
             .map(|u| u.as_str().trim_end_matches('/').to_owned())
             .unwrap_or_default();
         let store: Arc<dyn store::Store> = match &config.redis_url {
-            Some(url) => Arc::new(
-                store::RedisStore::connect(url.expose(), &config.redis_namespace)
+            Some(url) => {
+                let redis = store::RedisStore::connect(url.expose(), &config.redis_namespace)
                     .await
-                    .map_err(|e| anyhow::anyhow!("GRIDCASE_REDIS_URL: {e}"))?,
-            ),
+                    .map_err(|e| anyhow::anyhow!("GRIDCASE_REDIS_URL: {e}"))?;
+                // The store must survive a Redis restart: say so when it would not.
+                redis.warn_unless_durable().await;
+                Arc::new(redis)
+            }
             None => Arc::new(store::MemoryStore::new()),
         };
         let bus: Arc<dyn events::MilestoneBus> = match &config.redis_url {
@@ -222,7 +225,7 @@ impl App {
 
     /// Serve until `shutdown` resolves, then stop accepting, close WebSockets with
     /// `1001`, finish in-flight requests and stop the background work (outbox
-    /// worker, feed pollers) this app owns — all within the shutdown deadline
+    /// worker, feed pollers, reconciler) this app owns — all within the shutdown deadline
     /// (`http.shutdown_timeout_ms`), so open sockets cannot hold the process.
     pub async fn run(
         self,
@@ -242,6 +245,13 @@ impl App {
                     stopped.clone(),
                 )));
             }
+        }
+        if let Some(every) = self.rules.rules().reconcile_interval {
+            let reconciler = Arc::new(workflows::reconcile::Reconciler::new(
+                self.workflows.clone(),
+                self.rules.rules().clone(),
+            ));
+            tasks.push(tokio::spawn(reconciler.run(every, stopped.clone())));
         }
         if let Some((listener, router)) = self.metrics {
             let mut stopped = stopped.clone();

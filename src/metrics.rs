@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// What each metric means, for the `# HELP` lines.
-const HELP: [(&str, &str); 13] = [
+const HELP: [(&str, &str); 16] = [
     (
         "gridcase_http_requests_total",
         "HTTP requests answered, by route and status.",
@@ -60,6 +60,18 @@ const HELP: [(&str, &str); 13] = [
     (
         "gridcase_sse_streams_closed_total",
         "GraphQL over SSE streams ended, by reason (complete, client, slow_client, lifetime).",
+    ),
+    (
+        "gridcase_case_events_late_total",
+        "Case events not applied because a newer version of the case was applied already.",
+    ),
+    (
+        "gridcase_reconcile_sweeps_total",
+        "Reconciler sweeps this replica completed, by result (done, failed).",
+    ),
+    (
+        "gridcase_reconcile_repairs_total",
+        "Divergences the reconciler repaired, by repair.",
     ),
 ];
 

@@ -22,6 +22,19 @@ pub enum Handled {
     InProgress,
 }
 
+/// Whether the rules open a case for this discussion (`opened`: it is new).
+pub(crate) fn wants_case(r: &Rules, i: &Issue, opened: bool) -> bool {
+    let dispute = matches!(
+        i.kind,
+        IssueKind::ShipmentDiscrepancy
+            | IssueKind::InvoiceDiscrepancy
+            | IssueKind::OrderDiscrepancy
+    ) && r.disputes;
+    let review = i.kind == IssueKind::ComplianceQuestion && r.compliance_reviews;
+    let tagged = i.tags.iter().any(|t| t == "escalate") && r.escalation_tag;
+    (opened && (dispute || review)) || tagged
+}
+
 pub struct RuleEngine {
     workflows: Arc<Workflows>,
     rules: Rules,
@@ -103,16 +116,8 @@ impl RuleEngine {
                 wf.escalate(ACTOR, input, None).await.map(|_| ())
             }
             EventKind::IssueOpened(i) | EventKind::IssueUpdated(i) if i.case_id.is_none() => {
-                let dispute = matches!(
-                    i.kind,
-                    IssueKind::ShipmentDiscrepancy
-                        | IssueKind::InvoiceDiscrepancy
-                        | IssueKind::OrderDiscrepancy
-                ) && r.disputes;
-                let review = i.kind == IssueKind::ComplianceQuestion && r.compliance_reviews;
-                let tagged = i.tags.iter().any(|t| t == "escalate") && r.escalation_tag;
                 let opened = matches!(event.kind, EventKind::IssueOpened(_));
-                if (opened && (dispute || review)) || tagged {
+                if wants_case(r, i, opened) {
                     wf.escalate(ACTOR, escalate_issue(i), None)
                         .await
                         .map(|_| ())
@@ -124,11 +129,14 @@ impl RuleEngine {
                 wf.on_document_shared(ACTOR, d).await
             }
             EventKind::CaseStatusChanged { case, from, to } if r.milestones => {
-                wf.on_status_change(ACTOR, &event.id, case, *from, *to)
+                let cause = event.idempotency_key.as_deref();
+                wf.on_status_change(ACTOR, &event.id, cause, case, *from, *to)
                     .await
             }
             EventKind::CaseResolved { case, resolution } if r.resolutions => {
-                wf.on_resolved(ACTOR, &event.id, case, resolution).await
+                let cause = event.idempotency_key.as_deref();
+                wf.on_resolved(ACTOR, &event.id, cause, case, resolution)
+                    .await
             }
             _ => Ok(()),
         }
@@ -164,13 +172,22 @@ impl RuleEngine {
         cc: &Arc<dyn crate::upstream::CoreCase>,
     ) -> Result<(), WorkflowError> {
         let store = self.workflows.store();
-        let after = store.cursor_get(name).await?.unwrap_or(0);
+        let cursor = store.cursor_get(name).await?;
         let events = match platform {
-            Platform::TradingGrid => tg.events_after(after).await?,
-            Platform::CoreCase => cc.events_after(after).await?,
+            Platform::TradingGrid => tg.events_after(cursor.unwrap_or(0)).await?,
+            Platform::CoreCase => cc.events_after(cursor.unwrap_or(0)).await?,
         };
+        // Without a cursor (first start, or the store was lost) old history is not
+        // replayed: only what the reconciler's look-back covers too.
+        let horizon = chrono::Utc::now()
+            - chrono::Duration::from_std(self.rules.reconcile_lookback)
+                .unwrap_or_else(|_| chrono::Duration::days(1));
         for event in events {
             let sequence = event.sequence;
+            if cursor.is_none() && event.occurred_at < horizon {
+                store.cursor_set(name, sequence).await?;
+                continue;
+            }
             match self.handle(event).await? {
                 // Another replica has it; come back to it on the next poll.
                 Handled::InProgress => return Ok(()),

@@ -13,7 +13,11 @@ use helpers::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_portal_and_graphiql_work_in_chromium_and_the_graphql_sse_client_streams() {
     // Short-lived streams: the page must reconnect and resume on its own.
-    let app = spawn_app_with(&[("GRIDCASE_STREAM_MAX_LIFETIME_MS", "1500".into())]).await;
+    let app = spawn_app_with(&[
+        ("GRIDCASE_STREAM_MAX_LIFETIME_MS", "1500".into()),
+        ("GRIDCASE_GRAPHIQL", "true".into()),
+    ])
+    .await;
     let root = env!("CARGO_MANIFEST_DIR");
     assert!(
         std::path::Path::new(root)

@@ -47,6 +47,12 @@ const TABLE: &[(&str, FieldAccess, &[&str])] = {
                 "resolutions",
             ],
         ),
+        // Federation: `_entities` resolves through the same loaders and policy as
+        // `node`; `_service` is the schema itself, so it follows introspection
+        // (partners get it only when introspection is on).
+        ("Query", Everyone, &["_entities"]),
+        ("Query", Staff, &["_service"]),
+        ("_Service", Staff, &["sdl"]),
         ("Subscription", Everyone, &["caseMilestones"]),
         (
             "Case",

@@ -140,6 +140,7 @@ mod tests {
             opened_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
             resolved_at: None,
+            version: 1,
         };
         let v = PartnerCaseView::from(&case);
         for m in [

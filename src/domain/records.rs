@@ -344,6 +344,8 @@ pub struct Case {
     pub opened_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// Revision of the record on Core Case (0 when the platform does not say).
+    pub version: u64,
 }
 
 /// A document attached to a case: either a link to a community document or bytes
@@ -438,6 +440,8 @@ pub struct CaseFilter {
     pub types: Vec<CaseType>,
     pub opened_after: Option<DateTime<Utc>>,
     pub opened_before: Option<DateTime<Utc>>,
+    /// Changed at or after (any change: status, notes, evidence…).
+    pub updated_after: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -447,6 +451,8 @@ pub struct TransactionFilter {
     pub document_type: Option<String>,
     pub created_after: Option<DateTime<Utc>>,
     pub created_before: Option<DateTime<Utc>>,
+    /// Status changed at or after.
+    pub updated_after: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -78,6 +78,9 @@ pub struct PlatformEvent {
     pub sequence: u64,
     pub occurred_at: DateTime<Utc>,
     pub kind: EventKind,
+    /// The `Idempotency-Key` of the write that caused it, when the platform says:
+    /// how the gateway recognises the echo of its own writes.
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Clone)]

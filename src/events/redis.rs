@@ -142,7 +142,8 @@ impl RedisBus {
     /// `"{namespace}:milestones"`, and start following it from its current end.
     pub async fn connect(url: &str, namespace: &str) -> Result<Self, BusError> {
         let client = Client::open(url).map_err(err("connect"))?;
-        let conn = ConnectionManager::new(client.clone())
+        // Publishing and replay with the store's short, bounded timeouts.
+        let conn = crate::store::redis_connection(url)
             .await
             .map_err(err("connect"))?;
         let key = format!("{namespace}:milestones");

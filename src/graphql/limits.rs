@@ -29,6 +29,9 @@ pub(crate) struct OperationLimits {
     pub max_aliases: usize,
     /// Most fields directly under the operation's root (fragments expanded).
     pub max_root_fields: usize,
+    /// Deepest nesting of data fields (introspection, bounded by the schema
+    /// itself, is not counted, so tools such as GraphiQL can read the schema).
+    pub max_depth: usize,
 }
 
 /// Why an operation was refused before it ran.
@@ -42,6 +45,8 @@ pub(crate) enum LimitError {
     Aliases(usize),
     #[error("the operation asks for more than {0} root fields")]
     RootFields(usize),
+    #[error("the operation nests fields deeper than {0} levels")]
+    Depth(usize),
     #[error("the operation expands to more than {0} selections")]
     Selections(usize),
 }
@@ -50,7 +55,7 @@ impl LimitError {
     pub(crate) fn code(&self) -> &'static str {
         match self {
             LimitError::Tokens(_) => code::QUERY_TOO_LARGE,
-            LimitError::Nesting(_) => code::QUERY_TOO_DEEP,
+            LimitError::Nesting(_) | LimitError::Depth(_) => code::QUERY_TOO_DEEP,
             LimitError::Aliases(_) => code::TOO_MANY_ALIASES,
             LimitError::RootFields(_) => code::TOO_MANY_ROOT_FIELDS,
             LimitError::Selections(_) => code::QUERY_TOO_COMPLEX,
@@ -168,6 +173,7 @@ pub(crate) fn count(doc: &ExecutableDocument, limits: &OperationLimits) -> Resul
             &mut self,
             set: &'a Positioned<SelectionSet>,
             root: &mut Option<usize>,
+            depth: usize,
         ) -> Result<(), LimitError> {
             for item in &set.node.items {
                 self.visits += 1;
@@ -188,10 +194,19 @@ pub(crate) fn count(doc: &ExecutableDocument, limits: &OperationLimits) -> Resul
                                 return Err(LimitError::Aliases(self.limits.max_aliases));
                             }
                         }
-                        self.set(&field.node.selection_set, &mut None)?;
+                        let name = field.node.name.node.as_str();
+                        if name == "__schema" || name == "__type" {
+                            continue;
+                        }
+                        if !field.node.selection_set.node.items.is_empty() {
+                            if depth + 1 > self.limits.max_depth {
+                                return Err(LimitError::Depth(self.limits.max_depth));
+                            }
+                            self.set(&field.node.selection_set, &mut None, depth + 1)?;
+                        }
                     }
                     Selection::InlineFragment(frag) => {
-                        self.set(&frag.node.selection_set, root)?;
+                        self.set(&frag.node.selection_set, root, depth)?;
                     }
                     Selection::FragmentSpread(spread) => {
                         let name = spread.node.fragment_name.node.as_str();
@@ -202,7 +217,7 @@ pub(crate) fn count(doc: &ExecutableDocument, limits: &OperationLimits) -> Resul
                         if !self.active.insert(name) {
                             continue;
                         }
-                        let result = self.set(&frag.node.selection_set, root);
+                        let result = self.set(&frag.node.selection_set, root, depth);
                         self.active.remove(name);
                         result?;
                     }
@@ -219,22 +234,49 @@ pub(crate) fn count(doc: &ExecutableDocument, limits: &OperationLimits) -> Resul
             visits: 0,
             active: HashSet::new(),
         };
-        walk.set(&op.node.selection_set, &mut Some(0))?;
+        walk.set(&op.node.selection_set, &mut Some(0), 1)?;
     }
     Ok(())
 }
 
 /// The schema extension applying [`scan`] before parsing and [`count`] after, on
-/// every transport (HTTP, WebSocket, SSE) alike.
-pub(crate) struct LimitsGuard(pub OperationLimits);
+/// every transport (HTTP, WebSocket, SSE) alike. With introspection off it also
+/// keeps the federation SDL (`_service`), which is the schema itself, to staff.
+pub(crate) struct LimitsGuard {
+    pub limits: OperationLimits,
+    pub introspection: bool,
+}
 
 impl ExtensionFactory for LimitsGuard {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(LimitsExtension(self.0))
+        Arc::new(LimitsExtension(self.limits, self.introspection))
     }
 }
 
-struct LimitsExtension(OperationLimits);
+struct LimitsExtension(OperationLimits, bool);
+
+/// Whether any operation of `doc` selects `name` at its root (through inline
+/// fragments and fragment spreads, one level).
+fn selects_at_root(doc: &ExecutableDocument, name: &str) -> bool {
+    fn walk(doc: &ExecutableDocument, set: &SelectionSet, name: &str, depth: usize) -> bool {
+        set.items.iter().any(|item| match &item.node {
+            Selection::Field(f) => f.node.name.node == name,
+            Selection::InlineFragment(f) => {
+                depth < 8 && walk(doc, &f.node.selection_set.node, name, depth + 1)
+            }
+            Selection::FragmentSpread(s) => {
+                depth < 8
+                    && doc
+                        .fragments
+                        .get(&s.node.fragment_name.node)
+                        .is_some_and(|f| walk(doc, &f.node.selection_set.node, name, depth + 1))
+            }
+        })
+    }
+    doc.operations
+        .iter()
+        .any(|(_, op)| walk(doc, &op.node.selection_set.node, name, 0))
+}
 
 #[async_trait::async_trait]
 impl Extension for LimitsExtension {
@@ -248,6 +290,18 @@ impl Extension for LimitsExtension {
         scan(query, &self.0).map_err(LimitError::into_server_error)?;
         let doc = next.run(ctx, query, variables).await.map_err(coded)?;
         count(&doc, &self.0).map_err(LimitError::into_server_error)?;
+        if !self.1 && selects_at_root(&doc, "_service") {
+            let staff = ctx
+                .data_opt::<super::RequestScope>()
+                .is_some_and(|s| crate::auth::policy::can_see_internal(&s.principal));
+            if !staff {
+                return Err(async_graphql::Error::new(
+                    "the schema is not published to this caller",
+                )
+                .extend_with(|_, e| e.set("code", code::FORBIDDEN))
+                .into_server_error(Default::default()));
+            }
+        }
         Ok(doc)
     }
 
@@ -308,6 +362,7 @@ mod tests {
         max_nesting: 8,
         max_aliases: 3,
         max_root_fields: 2,
+        max_depth: 3,
     };
 
     fn parse(q: &str) -> ExecutableDocument {
@@ -371,6 +426,18 @@ mod tests {
     }
 
     #[test]
+    fn depth_counts_data_fields_but_not_introspection() {
+        assert_eq!(count(&parse("{ a { b { c } } }"), &LIMITS), Ok(()));
+        assert_eq!(
+            count(&parse("{ a { b { c { d } } } }"), &LIMITS),
+            Err(LimitError::Depth(3))
+        );
+        let introspection =
+            "{ __schema { types { fields { type { ofType { ofType { name } } } } } } }";
+        assert_eq!(count(&parse(introspection), &LIMITS), Ok(()));
+    }
+
+    #[test]
     fn cyclic_fragments_do_not_hang_the_count() {
         let doc = parse("{ ...F } fragment F on Query { a { ...F } }");
         assert_eq!(count(&doc, &LIMITS), Ok(()));
@@ -388,6 +455,7 @@ mod tests {
         q.push_str(" fragment F30 on Query { b }");
         let limits = OperationLimits {
             max_nesting: 100,
+            max_depth: 100,
             ..LIMITS
         };
         assert_eq!(

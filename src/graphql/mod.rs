@@ -73,6 +73,7 @@ impl From<&Limits> for limits::OperationLimits {
             max_nesting: l.max_nesting,
             max_aliases: l.max_aliases,
             max_root_fields: l.max_root_fields,
+            max_depth: l.max_depth,
         }
     }
 }
@@ -96,8 +97,10 @@ pub(crate) fn build(services: Services, limits: &Limits, introspection: bool) ->
     let builder = federated()
         .extension(crate::telemetry::OperationSpans)
         .data(services)
-        .extension(limits::LimitsGuard(limits.into()))
-        .limit_depth(limits.max_depth)
+        .extension(limits::LimitsGuard {
+            limits: limits.into(),
+            introspection,
+        })
         .limit_complexity(limits.max_complexity)
         .limit_directives(limits.max_directives);
     if introspection {

@@ -27,6 +27,10 @@ struct CaseActionPayload {
     created: bool,
     /// Upstream writes that failed and are being retried in the background.
     pending_steps: Vec<PendingStep>,
+    /// Every open case the action reached: `case` first, then (for `escalate` with
+    /// transactions) the cases that already covered some of them — a transaction
+    /// belongs to one open case, so only the others went into a new one.
+    cases: Vec<Case>,
 }
 
 /// An upstream write waiting in the outbox.
@@ -54,10 +58,15 @@ impl From<Pending> for PendingStep {
 }
 
 fn payload(o: Outcome) -> CaseActionPayload {
+    let cases = std::iter::once(o.case.clone())
+        .chain(o.also)
+        .map(Case)
+        .collect();
     CaseActionPayload {
         case: Case(o.case),
         created: o.created,
         pending_steps: o.pending.into_iter().map(PendingStep::from).collect(),
+        cases,
     }
 }
 
@@ -83,9 +92,15 @@ fn failed(e: WorkflowError) -> async_graphql::Error {
         WorkflowError::Busy => async_graphql::Error::new(e.to_string())
             .extend_with(|_, x| x.set("code", code::RETRY_LATER)),
         WorkflowError::Upstream(u) => upstream(&u),
+        // The store (Redis) does not answer: nothing was started; say when to retry
+        // (the HTTP answer carries `Retry-After` too).
         WorkflowError::Store(s) => {
             tracing::error!(error = %s, "store failed during a workflow");
-            internal()
+            async_graphql::Error::new("the gateway's store is unavailable; retry shortly")
+                .extend_with(|_, x| {
+                    x.set("code", code::RETRY_LATER);
+                    x.set("retryAfter", 1);
+                })
         }
     }
 }

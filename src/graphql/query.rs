@@ -123,6 +123,7 @@ pub(crate) async fn cases(
         types: f.types.unwrap_or_default(),
         opened_after: f.opened_after,
         opened_before: f.opened_before,
+        updated_after: None,
     };
     let svc = services(ctx)?;
     let page = svc
@@ -149,6 +150,7 @@ pub(crate) async fn transactions(
         document_type: f.document_type,
         created_after: f.created_after,
         created_before: f.created_before,
+        updated_after: None,
     };
     let svc = services(ctx)?;
     let page = svc

@@ -142,9 +142,20 @@ async fn execute(
     } else {
         "application/json"
     };
+    let retry_later = response.errors.iter().any(|e| {
+        e.extensions
+            .as_ref()
+            .and_then(|x| x.get("code"))
+            .is_some_and(|c| *c == Value::from(code::RETRY_LATER))
+    });
     let mut resp = (status, body).into_response();
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if retry_later {
+        // A busy or unavailable store: worth retrying in a second.
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     resp
 }
 

@@ -173,6 +173,21 @@ pub(crate) async fn receive(
                 &format!("{} is unavailable", e.platform()),
             )
         }
+        // The store does not answer: the platform redelivers (and the feed poller
+        // and reconciler catch up with what it gives up on).
+        Err(WorkflowError::Store(e)) => {
+            tracing::warn!(error = %e, "webhook not processed: the store is unavailable");
+            let mut resp = error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code::RETRY_LATER,
+                "the gateway's store is unavailable; retry shortly",
+            );
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+            resp
+        }
         Err(e) => {
             tracing::error!(error = %e, "webhook workflow failed");
             error_response(

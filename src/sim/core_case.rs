@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderMap;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post, put};
@@ -73,6 +74,17 @@ struct CcData {
     next_history: usize,
     next_resolution: usize,
     outbox: Arc<Outbox>,
+    /// `Idempotency-Key` of the API request holding the lock, echoed in the events
+    /// it causes (reset whenever the lock is taken).
+    request_key: Option<String>,
+}
+
+impl cc::Case {
+    /// A change to the record: a new `updated_at` and the next version.
+    fn touch(&mut self, at: DateTime<Utc>) {
+        self.updated_at = at;
+        self.version += 1;
+    }
 }
 
 impl CcData {
@@ -97,6 +109,7 @@ impl CcData {
             resolutions: w.resolutions,
             events: Vec::new(),
             outbox,
+            request_key: None,
         }
     }
 
@@ -118,6 +131,7 @@ impl CcData {
             occurred_at: at,
             case_id: case_id.into(),
             data,
+            idempotency_key: self.request_key.clone(),
         };
         match serde_json::to_vec(&event) {
             Ok(body) => self.outbox.publish(&event.id, Bytes::from(body)),
@@ -146,7 +160,7 @@ impl CcData {
         } else if c.resolved_at.is_none() {
             c.resolved_at = Some(at);
         }
-        c.updated_at = at;
+        c.touch(at);
         let case = c.clone();
         self.record(
             &case.id,
@@ -206,7 +220,7 @@ impl CcData {
             let c = &mut self.cases[i];
             c.status = cc::CaseStatus::Resolved;
             c.resolved_at = Some(at);
-            c.updated_at = at;
+            c.touch(at);
         }
         let case = self.cases[i].clone();
         self.record(
@@ -246,7 +260,7 @@ impl CcData {
             created_at: at,
         };
         self.notes.push(note.clone());
-        self.cases[i].updated_at = at;
+        self.cases[i].touch(at);
         self.emit("case.note_added", &case_id, at, json!({"note": note}));
         note
     }
@@ -285,7 +299,19 @@ impl CcData {
 
 impl CcApp {
     fn data(&self) -> MutexGuard<'_, CcData> {
-        lock(&self.data)
+        let mut d = lock(&self.data);
+        d.request_key = None;
+        d
+    }
+
+    /// The data, for an API write whose events carry its `Idempotency-Key`.
+    fn data_for(&self, headers: &HeaderMap) -> MutexGuard<'_, CcData> {
+        let mut d = self.data();
+        d.request_key = headers
+            .get(idempotency::HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        d
     }
 }
 
@@ -397,6 +423,7 @@ async fn list_cases(State(app): State<Arc<CcApp>>, RawQuery(q): RawQuery) -> Api
     let txs = set(p.list("transaction_ids", MAX_IDS)?);
     let after = p.date("opened_after")?;
     let before = p.date("opened_before")?;
+    let updated = p.date("updated_after")?;
     p.size("page_size")?;
     p.offset("page_token")?;
     let ext = |c: &cc::Case, want: &Option<String>, f: fn(&cc::ExternalRef) -> &str| match want {
@@ -420,6 +447,7 @@ async fn list_cases(State(app): State<Arc<CcApp>>, RawQuery(q): RawQuery) -> Api
         })
         .filter(|c| after.is_none_or(|a| c.opened_at >= a))
         .filter(|c| before.is_none_or(|b| c.opened_at < b))
+        .filter(|c| updated.is_none_or(|u| c.updated_at >= u))
         .cloned()
         .collect();
     items.sort_by(|a, b| b.opened_at.cmp(&a.opened_at).then(b.id.cmp(&a.id)));
@@ -432,7 +460,7 @@ async fn get_case(State(app): State<Arc<CcApp>>, Path(id): Path<String>) -> ApiR
     Ok(Json(&d.cases[i]).into_response())
 }
 
-async fn create_case(State(app): State<Arc<CcApp>>, body: Bytes) -> ApiResult {
+async fn create_case(State(app): State<Arc<CcApp>>, headers: HeaderMap, body: Bytes) -> ApiResult {
     let nc: cc::NewCase = json_body(P, &body)?;
     if is_unknown(&nc.case_type) || is_unknown(&nc.priority) || is_unknown(&nc.team) {
         return Err(err(
@@ -460,7 +488,7 @@ async fn create_case(State(app): State<Arc<CcApp>>, body: Bytes) -> ApiResult {
     let actor = app.common.client_user();
     // Duplicate check and insert under one lock, so two concurrent creators for the
     // same external reference get one case and one 409.
-    let mut d = app.data();
+    let mut d = app.data_for(&headers);
     if let Some(r) = &nc.external_ref {
         if let Some(existing) = d
             .cases
@@ -505,6 +533,7 @@ async fn create_case(State(app): State<Arc<CcApp>>, body: Bytes) -> ApiResult {
         opened_at: at,
         updated_at: at,
         resolved_at: None,
+        version: 1,
     };
     d.cases.push(case.clone());
     d.record(
@@ -523,6 +552,7 @@ async fn create_case(State(app): State<Arc<CcApp>>, body: Bytes) -> ApiResult {
 async fn patch_case(
     State(app): State<Arc<CcApp>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
     let patch: cc::CasePatch = json_body(P, &body)?;
@@ -541,7 +571,7 @@ async fn patch_case(
         }
     }
     let actor = app.common.client_user();
-    let mut d = app.data();
+    let mut d = app.data_for(&headers);
     let i = d.case_index(&id)?;
     let at = now();
     let before = d.cases[i].clone();
@@ -563,7 +593,7 @@ async fn patch_case(
             }
         }
         if !changed.is_empty() {
-            c.updated_at = at;
+            c.touch(at);
         }
     }
     // The status moves last so the case in its event carries the other changes too.
@@ -662,7 +692,7 @@ async fn create_task(
         created_at: at,
     };
     d.tasks.push(task.clone());
-    d.cases[i].updated_at = at;
+    d.cases[i].touch(at);
     d.record(
         &id,
         at,
@@ -810,7 +840,7 @@ async fn attach_document(
         d.bytes.insert(eid.clone(), Bytes::from(b));
     }
     d.documents.push(doc.clone());
-    d.cases[i].updated_at = at;
+    d.cases[i].touch(at);
     d.record(
         &id,
         at,
@@ -951,11 +981,12 @@ async fn get_resolution(State(app): State<Arc<CcApp>>, Path(id): Path<String>) -
 async fn put_resolution(
     State(app): State<Arc<CcApp>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
     let nr: cc::NewResolution = json_body(P, &body)?;
     let actor = app.common.client_user();
-    let res = app.data().resolve(&id, nr, actor)?;
+    let res = app.data_for(&headers).resolve(&id, nr, actor)?;
     Ok(Json(res).into_response())
 }
 

@@ -690,6 +690,7 @@ async fn list_transactions(State(app): State<Arc<TgApp>>, RawQuery(q): RawQuery)
     let types = set(p.list("document_type", MAX_IDS)?);
     let after = p.date("created_after")?;
     let before = p.date("created_before")?;
+    let updated = p.date("updated_after")?;
     p.size("limit")?;
     p.offset("cursor")?;
     let d = app.data();
@@ -716,6 +717,7 @@ async fn list_transactions(State(app): State<Arc<TgApp>>, RawQuery(q): RawQuery)
         .filter(|x| types.as_ref().is_none_or(|s| s.contains(&x.document_type)))
         .filter(|x| after.is_none_or(|a| x.created_at >= a))
         .filter(|x| before.is_none_or(|b| x.created_at < b))
+        .filter(|x| updated.is_none_or(|u| x.updated_at >= u))
         .collect();
     page(items, &p)
 }

@@ -1148,6 +1148,7 @@ impl World {
                 opened_at: opened,
                 updated_at,
                 resolved_at,
+                version: 1,
             });
         }
     }

@@ -182,3 +182,98 @@ pub(crate) async fn audit_and_cursors(store: &dyn Store, prefix: &str) {
     store.cursor_set(&name, 42).await.unwrap();
     assert_eq!(store.cursor_get(&name).await.unwrap(), Some(42));
 }
+
+/// Late versions refused, leases exclusive until released or expired, a running
+/// step's lease extended.
+pub(crate) async fn versions_and_leases(store: &dyn Store, prefix: &str) {
+    let case = format!("{prefix}:CASE-V");
+    assert_eq!(store.case_applied(&case).await.unwrap(), None);
+    assert!(store.case_advance(&case, 5).await.unwrap());
+    assert!(
+        store.case_advance(&case, 5).await.unwrap(),
+        "same version again"
+    );
+    assert!(
+        !store.case_advance(&case, 4).await.unwrap(),
+        "older version"
+    );
+    assert!(store.case_advance(&case, 7).await.unwrap());
+    assert_eq!(store.case_applied(&case).await.unwrap(), Some(7));
+
+    let ttl = Duration::from_secs(30);
+    let (a, b, c) = (
+        format!("{prefix}:tx-a"),
+        format!("{prefix}:tx-b"),
+        format!("{prefix}:tx-c"),
+    );
+    let ab = [a.clone(), b.clone()];
+    assert!(store.lease_all(&ab, "one", ttl).await.unwrap().is_empty());
+    assert!(
+        store.lease_all(&ab, "one", ttl).await.unwrap().is_empty(),
+        "renewal"
+    );
+    let bc = [b.clone(), c.clone()];
+    assert_eq!(
+        store.lease_all(&bc, "two", ttl).await.unwrap(),
+        vec![b.clone()]
+    );
+    // All or nothing: c was not taken either.
+    assert!(store
+        .lease_all(std::slice::from_ref(&c), "three", ttl)
+        .await
+        .unwrap()
+        .is_empty());
+    store.lease_release(&ab, "two").await.unwrap();
+    assert_eq!(
+        store.lease_all(&ab, "two", ttl).await.unwrap().len(),
+        2,
+        "not two's to release"
+    );
+    store.lease_release(&ab, "one").await.unwrap();
+    assert!(store.lease_all(&ab, "two", ttl).await.unwrap().is_empty());
+    let short = format!("{prefix}:short");
+    let s = std::slice::from_ref(&short);
+    assert!(store
+        .lease_all(s, "one", Duration::from_millis(30))
+        .await
+        .unwrap()
+        .is_empty());
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert!(
+        store.lease_all(s, "two", ttl).await.unwrap().is_empty(),
+        "expired lease taken"
+    );
+
+    let now = Utc::now();
+    let id = format!("{prefix}:running");
+    store
+        .outbox_push(entry(&id, &format!("{prefix}:C"), now))
+        .await
+        .unwrap();
+    let lease = Duration::from_millis(50);
+    assert_eq!(
+        store
+            .outbox_claim_due(now, 100, lease)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.id == id)
+            .count(),
+        1
+    );
+    store
+        .outbox_extend(&id, Utc::now() + chrono::Duration::seconds(30))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert!(
+        store
+            .outbox_claim_due(Utc::now(), 100, lease)
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.id != id),
+        "an extended lease keeps the step from others"
+    );
+    store.outbox_complete(&id).await.unwrap();
+}

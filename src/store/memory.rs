@@ -17,6 +17,8 @@ struct State {
     outbox: HashMap<String, (OutboxEntry, Option<Instant>)>,
     audit: HashMap<String, Vec<AuditEntry>>,
     cursors: HashMap<String, u64>,
+    versions: HashMap<String, u64>,
+    leases: HashMap<String, (String, Instant)>,
 }
 
 struct Idem {
@@ -169,6 +171,64 @@ impl Store for MemoryStore {
     async fn ping(&self) -> Result<()> {
         Ok(())
     }
+
+    async fn case_advance(&self, case_id: &str, version: u64) -> Result<bool> {
+        let mut s = self.state();
+        let v = s.versions.entry(case_id.to_owned()).or_insert(0);
+        if version < *v {
+            return Ok(false);
+        }
+        *v = version;
+        Ok(true)
+    }
+
+    async fn case_applied(&self, case_id: &str) -> Result<Option<u64>> {
+        Ok(self.state().versions.get(case_id).copied())
+    }
+
+    async fn lease_all(
+        &self,
+        names: &[String],
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Vec<String>> {
+        let mut s = self.state();
+        let now = Instant::now();
+        let held: Vec<String> = names
+            .iter()
+            .filter(|n| {
+                s.leases
+                    .get(*n)
+                    .is_some_and(|(h, until)| h != holder && *until > now)
+            })
+            .cloned()
+            .collect();
+        if held.is_empty() {
+            for n in names {
+                s.leases.insert(n.clone(), (holder.to_owned(), now + ttl));
+            }
+        }
+        Ok(held)
+    }
+
+    async fn lease_release(&self, names: &[String], holder: &str) -> Result<()> {
+        let mut s = self.state();
+        for n in names {
+            if s.leases.get(n).is_some_and(|(h, _)| h == holder) {
+                s.leases.remove(n);
+            }
+        }
+        Ok(())
+    }
+
+    async fn outbox_extend(&self, id: &str, until: DateTime<Utc>) -> Result<()> {
+        let mut s = self.state();
+        let left = (until - Utc::now()).to_std().unwrap_or_default();
+        if let Some((_, leased)) = s.outbox.get_mut(id) {
+            *leased = Some(Instant::now() + left);
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -184,6 +244,7 @@ mod tests {
         contract::webhook_dedupe(&store, "m").await;
         contract::outbox(&store, "m").await;
         contract::audit_and_cursors(&store, "m").await;
+        contract::versions_and_leases(&store, "m").await;
         contract::concurrent_claims_have_one_winner(Arc::new(MemoryStore::new()), "m").await;
     }
 }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 pub use memory::MemoryStore;
+pub(crate) use redis::connection as redis_connection;
 pub use redis::RedisStore;
 
 /// A store backend failed (Redis unreachable, corrupt entry, …).
@@ -116,4 +117,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// Reachability, for readiness.
     async fn ping(&self) -> Result<()>;
+
+    // Ordering, leases and the outbox's running steps.
+
+    /// Record that a case's state at `version` is being applied. `false` when a
+    /// newer version was applied already (a late event); the same version again
+    /// is `true` (a redelivery finishes what it started).
+    async fn case_advance(&self, case_id: &str, version: u64) -> Result<bool>;
+    /// The latest version of a case applied so far.
+    async fn case_applied(&self, case_id: &str) -> Result<Option<u64>>;
+    /// Take every one of `names` for `holder` for `ttl`, or none of them. Names
+    /// `holder` already holds are extended. Answers the names others hold (empty:
+    /// all taken).
+    async fn lease_all(&self, names: &[String], holder: &str, ttl: Duration)
+        -> Result<Vec<String>>;
+    /// Give back the names `holder` holds (others' are left alone).
+    async fn lease_release(&self, names: &[String], holder: &str) -> Result<()>;
+    /// The outbox entry is not due before `until`: the lease of a step that is
+    /// still running, renewed while it runs.
+    async fn outbox_extend(&self, id: &str, until: DateTime<Utc>) -> Result<()>;
 }

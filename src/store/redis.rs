@@ -12,6 +12,8 @@
 //! - `{ns}:outbox:case:{case_id}`: set of the case's entry ids.
 //! - `{ns}:audit:{case_id}`: list of entry JSON, oldest first.
 //! - `{ns}:cursor:{name}`: the cursor as a decimal string.
+//! - `{ns}:version:{case_id}`: the latest case version applied.
+//! - `{ns}:lease:{name}`: the holder, expiring with the lease.
 //!
 //! Every read-decide-write sequence runs as one Lua script: Redis executes a
 //! script without interleaving any other command, which is what makes the
@@ -115,6 +117,62 @@ end
 return out
 "#;
 
+/// Keep the higher of the stored version and ARGV[1]; 0 when ARGV[1] is older.
+const CASE_ADVANCE: &str = r#"
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) < cur then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"#;
+
+/// All of KEYS for ARGV[1] (lease ARGV[2] ms), or none: answers the keys
+/// another holder has.
+const LEASE_ALL: &str = r#"
+local held = {}
+for _, k in ipairs(KEYS) do
+  local v = redis.call('GET', k)
+  if v and v ~= ARGV[1] then
+    table.insert(held, k)
+  end
+end
+if #held == 0 then
+  for _, k in ipairs(KEYS) do
+    redis.call('SET', k, ARGV[1], 'PX', ARGV[2])
+  end
+end
+return held
+"#;
+
+/// Delete the keys ARGV[1] holds.
+const LEASE_RELEASE: &str = r#"
+for _, k in ipairs(KEYS) do
+  if redis.call('GET', k) == ARGV[1] then
+    redis.call('DEL', k)
+  end
+end
+return 1
+"#;
+
+/// How long one Redis command may take before the caller gets an error, and
+/// how long a (re)connection may take: a store that does not answer must fail
+/// a request fast rather than hold it.
+pub(crate) const COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// A connection manager with short, bounded timeouts and one reconnection
+/// attempt per command, so an unavailable server costs a caller at most about a
+/// second.
+pub(crate) async fn connection(url: &str) -> redis::RedisResult<ConnectionManager> {
+    let client = redis::Client::open(url)?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_response_timeout(Some(COMMAND_TIMEOUT))
+        .set_connection_timeout(Some(COMMAND_TIMEOUT))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(200));
+    ConnectionManager::new_with_config(client, config).await
+}
+
 /// The Redis backend. Cheap to clone: the connection manager is shared and
 /// reconnects by itself after the server goes away.
 #[derive(Clone)]
@@ -126,6 +184,9 @@ pub struct RedisStore {
     push: Script,
     complete: Script,
     pending: Script,
+    advance: Script,
+    lease_all: Script,
+    lease_release: Script,
 }
 
 /// A store error saying which operation failed.
@@ -151,10 +212,7 @@ impl RedisStore {
     /// Connect to `url` (`redis://host:port/db`), keeping every key under
     /// `"{namespace}:"`.
     pub async fn connect(url: &str, namespace: &str) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url).map_err(err("connect"))?;
-        let conn = ConnectionManager::new(client)
-            .await
-            .map_err(err("connect"))?;
+        let conn = connection(url).await.map_err(err("connect"))?;
         Ok(Self {
             conn,
             prefix: format!("{namespace}:"),
@@ -163,7 +221,32 @@ impl RedisStore {
             push: Script::new(OUTBOX_PUSH),
             complete: Script::new(OUTBOX_COMPLETE),
             pending: Script::new(OUTBOX_PENDING),
+            advance: Script::new(CASE_ADVANCE),
+            lease_all: Script::new(LEASE_ALL),
+            lease_release: Script::new(LEASE_RELEASE),
         })
+    }
+
+    /// Warn when the server would lose the store on a restart: idempotency keys,
+    /// the outbox and applied versions need persistence (`appendonly yes`). The
+    /// reconciler repairs what is lost anyway, but later than need be.
+    pub async fn warn_unless_durable(&self) {
+        let reply: redis::RedisResult<Vec<String>> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("appendonly")
+            .query_async(&mut self.conn())
+            .await;
+        match reply.as_deref() {
+            Ok([_, v]) if v == "yes" => {}
+            Ok([_, v]) => tracing::warn!(
+                appendonly = %v,
+                "Redis persistence is off (appendonly no): a Redis restart loses pending \
+                 workflow steps and idempotency keys; set `appendonly yes`"
+            ),
+            Ok(_) | Err(_) => tracing::info!(
+                "could not read Redis `appendonly` (CONFIG may be disabled); make sure persistence is on"
+            ),
+        }
     }
 
     fn key(&self, kind: &str, name: &str) -> String {
@@ -376,7 +459,81 @@ impl Store for RedisStore {
             .await
             .map_err(err("ping"))
     }
+
+    async fn case_advance(&self, case_id: &str, version: u64) -> Result<bool> {
+        self.advance
+            .key(self.key("version", case_id))
+            .arg(version)
+            .arg(millis(VERSION_TTL))
+            .invoke_async::<i64>(&mut self.conn())
+            .await
+            .map(|r| r == 1)
+            .map_err(err("case_advance"))
+    }
+
+    async fn case_applied(&self, case_id: &str) -> Result<Option<u64>> {
+        redis::cmd("GET")
+            .arg(self.key("version", case_id))
+            .query_async::<Option<u64>>(&mut self.conn())
+            .await
+            .map_err(err("case_applied"))
+    }
+
+    async fn lease_all(
+        &self,
+        names: &[String],
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<Vec<String>> {
+        if names.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut inv = self.lease_all.prepare_invoke();
+        for n in names {
+            inv.key(self.key("lease", n));
+        }
+        let held: Vec<String> = inv
+            .arg(holder)
+            .arg(millis(ttl))
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(err("lease_all"))?;
+        let prefix = self.key("lease", "");
+        Ok(held
+            .into_iter()
+            .map(|k| k.strip_prefix(&prefix).unwrap_or(&k).to_owned())
+            .collect())
+    }
+
+    async fn lease_release(&self, names: &[String], holder: &str) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let mut inv = self.lease_release.prepare_invoke();
+        for n in names {
+            inv.key(self.key("lease", n));
+        }
+        inv.arg(holder)
+            .invoke_async::<()>(&mut self.conn())
+            .await
+            .map_err(err("lease_release"))
+    }
+
+    async fn outbox_extend(&self, id: &str, until: DateTime<Utc>) -> Result<()> {
+        // XX: only an entry still there (a completed one stays completed).
+        redis::cmd("ZADD")
+            .arg(self.due_key())
+            .arg("XX")
+            .arg(until.timestamp_millis())
+            .arg(id)
+            .query_async::<()>(&mut self.conn())
+            .await
+            .map_err(err("outbox_extend"))
+    }
 }
+
+/// How long applied case versions are remembered.
+const VERSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 #[cfg(test)]
 mod tests {
@@ -397,6 +554,7 @@ mod tests {
         contract::webhook_dedupe(&store, "r").await;
         contract::outbox(&store, "r").await;
         contract::audit_and_cursors(&store, "r").await;
+        contract::versions_and_leases(&store, "r").await;
         let shared: Arc<dyn Store> = Arc::new(
             RedisStore::connect(&redis.url, &namespace("gridcase-test"))
                 .await

@@ -115,10 +115,41 @@ fn link_of(d: &Document) -> Option<EvidenceLink> {
     }
 }
 
+/// An internal note, keyed by its text: the same note twice is one note.
+fn note_step(case: &Case, note: &str) -> (String, Step) {
+    (
+        format!("note-{}", digest(&[note])),
+        Step::AddNote {
+            case_id: case.id.to_string(),
+            body: note.to_owned(),
+        },
+    )
+}
+
+/// The hold on a case's partner-facing state (announcements, escalation steps,
+/// repairs), so two of them never interleave.
+pub(crate) fn case_hold(case: &CaseId) -> String {
+    format!("case:{case}")
+}
+
 /// The escalation steps of a case share one key space, whichever way the case
 /// was reached (its issue, or a transaction it covers).
-fn escalation_workflow(case: &Case) -> String {
+pub(crate) fn escalation_workflow(case: &Case) -> String {
     format!("escalation:{}", case.id)
+}
+
+/// Whether a platform event is the echo of a gateway action that announced itself.
+fn own_write(cause: Option<&str>) -> bool {
+    cause.is_some_and(|k| SELF_ANNOUNCING.iter().any(|p| k.starts_with(p)))
+}
+
+/// What tells one status change from another: the case version it produced.
+pub(crate) fn change_key(case: &Case, event_id: &str) -> String {
+    if case.version > 0 {
+        format!("v{}", case.version)
+    } else {
+        event_id.to_owned()
+    }
 }
 
 /// Wait out another holder of `key`: `Some(result)` once it finished, `None` when
@@ -170,6 +201,7 @@ impl Workflows {
         if input.note.as_ref().is_some_and(|n| n.len() > 4000) {
             return Err(bad("`note` is at most 4000 characters"));
         }
+        self.store_ready().await?;
         let natural = match &origin {
             CaseOrigin::Issue(id) => format!("escalate:{id}"),
             CaseOrigin::Transactions(ids) => {
@@ -210,7 +242,108 @@ impl Workflows {
             case: self.case(id).await?,
             created: false,
             pending: self.pending(id).await?,
+            also: vec![],
         })
+    }
+
+    /// An existing case, with the caller's note appended (a note is never dropped:
+    /// a resolved case refuses it with the reason).
+    async fn existing_noted(
+        &self,
+        actor: &str,
+        id: &CaseId,
+        note: Option<&str>,
+    ) -> Result<Outcome> {
+        let case = self.case(id).await?;
+        let pending = self.append_note(actor, &case, note).await?;
+        Ok(Outcome {
+            case,
+            created: false,
+            pending,
+            also: vec![],
+        })
+    }
+
+    /// Append `note` to an existing case (once per text); the case's pending steps.
+    async fn append_note(
+        &self,
+        actor: &str,
+        case: &Case,
+        note: Option<&str>,
+    ) -> Result<Vec<PendingStep>> {
+        let Some(note) = note.filter(|n| !n.trim().is_empty()) else {
+            return self.pending(&case.id).await;
+        };
+        if matches!(case.status, CaseStatus::Resolved | CaseStatus::Closed) {
+            return Err(bad(format!(
+                "case {} is already resolved; the note was not added",
+                case.id
+            )));
+        }
+        self.run(
+            case.id.as_str(),
+            actor,
+            &escalation_workflow(case),
+            vec![note_step(case, note)],
+        )
+        .await?;
+        self.pending(&case.id).await
+    }
+
+    /// Transactions, held by the caller: a transaction belongs to at most one open
+    /// case. Already covered ones answer with their case(s); the rest get a new case.
+    async fn escalate_transactions(
+        &self,
+        actor: &str,
+        ids: &[TransactionId],
+        input: &EscalateInput,
+    ) -> Result<Outcome> {
+        let covering: Vec<Case> = self
+            .cc
+            .cases_by_transactions(ids)
+            .await?
+            .into_iter()
+            .filter(|c| !matches!(c.status, CaseStatus::Resolved | CaseStatus::Closed))
+            .collect();
+        let rest: Vec<TransactionId> = ids
+            .iter()
+            .filter(|t| !covering.iter().any(|c| c.transaction_ids.contains(t)))
+            .cloned()
+            .collect();
+        let covers_all = |c: &Case| ids.iter().all(|t| c.transaction_ids.contains(t));
+        if rest.is_empty() && !covering.iter().any(covers_all) {
+            // Covered piecewise by several cases: the note goes to each.
+            let mut outcome = None;
+            let mut also = vec![];
+            for c in &covering {
+                let pending = self.append_note(actor, c, input.note.as_deref()).await?;
+                if outcome.is_none() {
+                    outcome = Some(Outcome {
+                        case: c.clone(),
+                        created: false,
+                        pending,
+                        also: vec![],
+                    });
+                } else {
+                    also.push(c.clone());
+                }
+            }
+            return outcome
+                .map(|o| Outcome { also, ..o })
+                .ok_or_else(|| bad("nothing to escalate"));
+        }
+        let todo = if rest.is_empty() { ids.to_vec() } else { rest };
+        let origin = CaseOrigin::Transactions(todo.clone());
+        let ids_key: Vec<&str> = todo.iter().map(|t| t.as_str()).collect();
+        let natural = format!("escalate:{}", ids_key.join("."));
+        let mut outcome = self
+            .escalate_claimed(actor, &origin, &natural, input)
+            .await?;
+        outcome.also = covering
+            .into_iter()
+            .filter(|c| c.id != outcome.case.id)
+            .collect();
+        Ok(outcome)
     }
 
     /// One escalation per origin at a time: concurrent callers in this gateway (or
@@ -223,8 +356,20 @@ impl Workflows {
         natural: &str,
         input: &EscalateInput,
     ) -> Result<Outcome> {
+        if let CaseOrigin::Transactions(ids) = origin {
+            // Each transaction is held, not the set: overlapping sets wait for each
+            // other, and the second sees what the first opened.
+            let hold = self
+                .hold(ids.iter().map(|t| format!("tx:{t}")).collect())
+                .await?;
+            let outcome = self.escalate_transactions(actor, ids, input).await;
+            hold.release().await;
+            return outcome;
+        }
         if let Some(case) = claim_or_wait(self.store.as_ref(), natural, "escalate").await? {
-            return self.existing(&CaseId::from_upstream(case)).await;
+            return self
+                .existing_noted(actor, &CaseId::from_upstream(case), input.note.as_deref())
+                .await;
         }
         let outcome = self.escalate_claimed(actor, origin, natural, input).await;
         match &outcome {
@@ -265,7 +410,7 @@ impl Workflows {
                 .cases_by_transactions(ids)
                 .await?
                 .into_iter()
-                .find(open)
+                .find(|c| open(c) && ids.iter().all(|t| c.transaction_ids.contains(t)))
             {
                 return Ok(Some(c.id));
             }
@@ -320,15 +465,19 @@ impl Workflows {
                         &[]
                     };
                     let steps = self.escalation_steps(&case, &d, docs, input.note.as_deref());
-                    self.run(case.id.as_str(), actor, &escalation_workflow(&case), steps)
+                    self.run_held(&case, actor, &escalation_workflow(&case), steps)
                         .await?
                 }
-                _ => self.pending(&case.id).await?,
+                _ => {
+                    self.append_note(actor, &case, input.note.as_deref())
+                        .await?
+                }
             };
             return Ok(Outcome {
                 case,
                 created: false,
                 pending,
+                also: vec![],
             });
         }
 
@@ -463,6 +612,10 @@ impl Workflows {
             CaseCreation::Exists(id) => (self.case(&id).await?, false),
         };
         if created {
+            // Its later status events are ordered against this first version.
+            self.store
+                .case_advance(case.id.as_str(), case.version)
+                .await?;
             self.audit(
                 case.id.as_str(),
                 actor,
@@ -477,18 +630,19 @@ impl Workflows {
         }
         let steps = self.escalation_steps(&case, &discussion, &documents, input.note.as_deref());
         let pending = self
-            .run(case.id.as_str(), actor, &escalation_workflow(&case), steps)
+            .run_held(&case, actor, &escalation_workflow(&case), steps)
             .await?;
         Ok(Outcome {
             case,
             created,
             pending,
+            also: vec![],
         })
     }
 
     /// What an escalation does once the case exists, each step keyed by what it is
     /// (not by position), so a repeat finds the same keys even if documents were added.
-    fn escalation_steps(
+    pub(crate) fn escalation_steps(
         &self,
         case: &Case,
         discussion: &IssueId,
@@ -521,13 +675,7 @@ impl Workflows {
             }));
         }
         if let Some(note) = note.filter(|n| !n.trim().is_empty()) {
-            steps.push((
-                format!("note-{}", digest(&[note])),
-                Step::AddNote {
-                    case_id: case.id.to_string(),
-                    body: note.to_owned(),
-                },
-            ));
+            steps.push(note_step(case, note));
         }
         steps.push((
             "link-discussion".into(),
@@ -559,6 +707,7 @@ impl Workflows {
         if documents.is_empty() || documents.len() > 50 {
             return Err(bad("give 1 to 50 `documentIds`"));
         }
+        self.store_ready().await?;
         let case = self.case(case_id).await?;
         let found = self.tg.documents(documents).await?;
         let mut steps = Vec::new();
@@ -596,6 +745,7 @@ impl Workflows {
             case: self.case(case_id).await?,
             created: false,
             pending,
+            also: vec![],
         })
     }
 
@@ -613,6 +763,7 @@ impl Workflows {
         if message.trim().is_empty() || message.len() > 4000 {
             return Err(bad("`message` must have 1 to 4000 characters"));
         }
+        self.store_ready().await?;
         let case = self.case(case_id).await?;
         if matches!(case.status, CaseStatus::Resolved | CaseStatus::Closed) {
             return Err(bad(format!("case {case_id} is resolved")));
@@ -625,10 +776,8 @@ impl Workflows {
         let mut view = PartnerCaseView::from(&case);
         view.milestone = Milestone::AwaitingDocuments;
         let body = partner_view::documents_requested_message(&view, kinds, message);
-        // This message is the announcement of AWAITING_DOCUMENTS: the rule reacting to
-        // the status change must not post another.
-        self.claim_announcement(&case.id, Milestone::AwaitingDocuments)
-            .await?;
+        // This message is the announcement of AWAITING_DOCUMENTS: the platform's echo
+        // of the status change carries this workflow's key, and is not announced again.
         let steps = vec![
             (
                 "status".into(),
@@ -651,13 +800,12 @@ impl Workflows {
             ),
         ];
         let workflow = format!("request-documents:{}:{}", case.id, occurrence());
-        let pending = self.run(case.id.as_str(), actor, &workflow, steps).await?;
-        self.finish_announcement(&case.id, Milestone::AwaitingDocuments, true)
-            .await?;
+        let pending = self.run_held(&case, actor, &workflow, steps).await?;
         Ok(Outcome {
             case: self.case(case_id).await?,
             created: false,
             pending,
+            also: vec![],
         })
     }
 
@@ -672,6 +820,7 @@ impl Workflows {
         if message.is_some_and(|m| m.len() > 4000) {
             return Err(bad("`message` is at most 4000 characters"));
         }
+        self.store_ready().await?;
         let case = self.case(case_id).await?;
         let milestone = case.status.milestone();
         if let Some(m) = expected.filter(|m| *m != milestone) {
@@ -688,12 +837,13 @@ impl Workflows {
             case,
             created: false,
             pending,
+            also: vec![],
         })
     }
 
     /// Post the case's milestone (with an optional note) and publish it on the bus.
     /// `occurrence` tells this announcement from others of the same milestone.
-    async fn announce(
+    pub(crate) async fn announce(
         &self,
         actor: &str,
         case: &Case,
@@ -740,6 +890,7 @@ impl Workflows {
                 "`correctiveActions`: up to 20 non-empty entries of at most 1000 characters",
             ));
         }
+        self.store_ready().await?;
         let case = self.case(case_id).await?;
         let resolution = NewResolution {
             summary: summary.trim().to_owned(),
@@ -778,6 +929,7 @@ impl Workflows {
             case,
             created: false,
             pending,
+            also: vec![],
         })
     }
 
@@ -826,50 +978,116 @@ impl Workflows {
         self.run(case.id.as_str(), actor, &workflow, steps).await
     }
 
-    /// Rule: the case's milestone changed on Core Case (event `event_id`); tell the
-    /// partner unless the action that changed it already did.
+    /// Rule: Core Case reports a status change. Applied only when newer than what
+    /// was applied for the case (events arrive out of order), and announced once
+    /// per change: the announcement is keyed by the case version the change
+    /// produced, whichever way (webhook, feed, reconciler) it arrives. The echo of
+    /// this gateway's own action (`cause`, the write's idempotency key) is not
+    /// announced again: that action told the partner itself.
     pub async fn on_status_change(
         &self,
         actor: &str,
         event_id: &str,
+        cause: Option<&str>,
         case: &Case,
         from: CaseStatus,
         to: CaseStatus,
     ) -> Result<()> {
-        if from.milestone() == to.milestone()
-            || !self.claim_announcement(&case.id, to.milestone()).await?
-        {
-            return Ok(());
+        let hold = self.hold(vec![case_hold(&case.id)]).await?;
+        let done = async {
+            if !self.advance(case).await? || own_write(cause) {
+                return Ok(());
+            }
+            if from.milestone() == to.milestone() {
+                return Ok(());
+            }
+            let reopened = matches!(from, CaseStatus::Resolved | CaseStatus::Closed)
+                && !matches!(to, CaseStatus::Resolved | CaseStatus::Closed);
+            let message = reopened.then(|| "This case has been reopened.".to_owned());
+            self.announce(actor, case, message, &change_key(case, event_id))
+                .await
+                .map(|_| ())
         }
-        let done = self.announce(actor, case, None, event_id).await;
-        self.finish_announcement(&case.id, to.milestone(), done.is_ok())
-            .await?;
-        done.map(|_| ())
+        .await;
+        hold.release().await;
+        done
     }
 
     /// Rule: a case worker resolved the case on Core Case. A shared resolution is
     /// posted with its text (once, by content); an unshared one still tells the
-    /// partner the case is resolved.
+    /// partner the case is resolved (once, by the change).
     pub async fn on_resolved(
         &self,
         actor: &str,
         event_id: &str,
+        cause: Option<&str>,
         case: &Case,
         r: &Resolution,
     ) -> Result<()> {
-        if r.shared_with_partner {
-            return self.share_resolution(actor, case, r).await.map(|_| ());
+        let hold = self.hold(vec![case_hold(&case.id)]).await?;
+        let done = async {
+            if !self.advance(case).await? {
+                return Ok(());
+            }
+            if r.shared_with_partner {
+                return self.share_resolution(actor, case, r).await.map(|_| ());
+            }
+            if own_write(cause) {
+                return Ok(());
+            }
+            self.announce(actor, case, None, &change_key(case, event_id))
+                .await
+                .map(|_| ())
         }
-        if !self
-            .claim_announcement(&case.id, Milestone::Resolved)
-            .await?
-        {
-            return Ok(());
+        .await;
+        hold.release().await;
+        done
+    }
+
+    /// Record the case's version as applied; `false` for a late (older) one.
+    pub(crate) async fn advance(&self, case: &Case) -> Result<bool> {
+        if case.version == 0 {
+            // A platform without versions: apply in arrival order.
+            return Ok(true);
         }
-        let done = self.announce(actor, case, None, event_id).await;
-        self.finish_announcement(&case.id, Milestone::Resolved, done.is_ok())
-            .await?;
-        done.map(|_| ())
+        let fresh = match self.store.case_applied(case.id.as_str()).await? {
+            Some(_) => {
+                self.store
+                    .case_advance(case.id.as_str(), case.version)
+                    .await?
+            }
+            // Nothing recorded: a case not seen before, or a store that lost its
+            // data. The platform says whether this change is still what the
+            // partner should see: superseded by a later move to another
+            // milestone, it is a stale redelivery.
+            None => {
+                let current = self.case(&case.id).await?;
+                self.store
+                    .case_advance(case.id.as_str(), case.version)
+                    .await?
+                    && !(current.version > case.version
+                        && current.status.milestone() != case.status.milestone())
+            }
+        };
+        if !fresh {
+            tracing::info!(case = %case.id, version = case.version, "late case event not applied");
+            self.metrics.inc("gridcase_case_events_late_total", &[]);
+        }
+        Ok(fresh)
+    }
+
+    /// Run a workflow's steps holding the case (see [`case_hold`]).
+    pub(crate) async fn run_held(
+        &self,
+        case: &Case,
+        actor: &str,
+        workflow: &str,
+        steps: Vec<(String, Step)>,
+    ) -> Result<Vec<PendingStep>> {
+        let hold = self.hold(vec![case_hold(&case.id)]).await?;
+        let done = self.run(case.id.as_str(), actor, workflow, steps).await;
+        hold.release().await;
+        done
     }
 
     /// Rule: a partner posted a document in a discussion whose case awaits documents.

@@ -5,6 +5,7 @@
 //! a redelivered webhook) never writes twice. A step that fails goes to the
 //! outbox with the steps after it and is retried in the background.
 
+pub mod reconcile;
 mod steps;
 
 use std::sync::Arc;
@@ -59,6 +60,9 @@ pub struct Outcome {
     /// False when the case already existed (a repeated escalation).
     pub created: bool,
     pub pending: Vec<PendingStep>,
+    /// Other open cases the request reached: those already covering some of the
+    /// transactions escalated.
+    pub also: Vec<Case>,
 }
 
 /// Input of `escalate`.
@@ -86,13 +90,24 @@ fn digest(parts: &[&str]) -> String {
 const REMEMBER: Duration = Duration::from_secs(7 * 24 * 3600);
 const CLAIM_LEASE: Duration = Duration::from_secs(30);
 /// Steps are written to the outbox this long before they are due, so the worker
-/// only takes them if the run that wrote them did not finish.
-const WRITE_AHEAD_SECS: i64 = 120;
+/// only takes them if the run that wrote them did not finish; the run pushes the
+/// time on while it is alive, so a dead run's steps are due within seconds.
+const WRITE_AHEAD: Duration = STEP_LEASE;
 /// Retries before a step stops (≈ 45 minutes at the longest backoff).
 const MAX_ATTEMPTS: u32 = 50;
-/// How long "this milestone was just announced" suppresses the rule's own
-/// announcement of the same milestone (the platform reports our own change back).
-const ANNOUNCE_WINDOW: Duration = Duration::from_secs(120);
+/// How long a claimed outbox step is held by the replica running it. Renewed
+/// every third of it while the step runs, so a dead replica's step is taken up
+/// by another within this long.
+const STEP_LEASE: Duration = Duration::from_secs(6);
+/// How long work on one case's partner-facing state (announcements, repairs)
+/// holds the case; renewed while it runs.
+const CASE_LEASE: Duration = Duration::from_secs(10);
+/// How long a caller waits for another holder of a case or transaction.
+const WAIT_FOR_HOLDER: Duration = Duration::from_secs(15);
+/// Idempotency-key prefixes of the gateway's own workflows that change a case's
+/// status and tell the partner themselves: the platform's echo of such a change
+/// is not announced again.
+const SELF_ANNOUNCING: [&str; 2] = ["request-documents:", "resolution:"];
 
 /// A fresh id for one occurrence of an action: repeating an action repeats it,
 /// while retries of the same occurrence (outbox) keep its keys.
@@ -151,6 +166,63 @@ impl Workflows {
     fn count_step(&self, outcome: &str) {
         self.metrics
             .inc("gridcase_workflow_steps_total", &[("outcome", outcome)]);
+    }
+
+    /// Keep outbox entries from falling due while this process works on them:
+    /// their due time is pushed one lease ahead every third of a lease, until the
+    /// guard is dropped. A dead process renews nothing, so its steps fall due
+    /// within one lease.
+    fn renew_steps(&self, ids: Vec<String>) -> Renewal {
+        let store = self.store.clone();
+        Renewal(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(STEP_LEASE / 3).await;
+                let until = Utc::now() + lease_end(STEP_LEASE);
+                for id in &ids {
+                    if let Err(e) = store.outbox_extend(id, until).await {
+                        tracing::warn!(error = %e, id, "could not renew a running step's lease");
+                    }
+                }
+            }
+        }))
+    }
+
+    /// Hold `names` (a case, transactions) for this caller, waiting for another
+    /// holder to finish; the hold is renewed while the caller works and ends with
+    /// [`Hold::release`] (or within one lease if the process dies).
+    pub(crate) async fn hold(&self, names: Vec<String>) -> Result<Hold> {
+        let holder = occurrence();
+        let deadline = tokio::time::Instant::now() + WAIT_FOR_HOLDER;
+        loop {
+            let held = self.store.lease_all(&names, &holder, CASE_LEASE).await?;
+            if held.is_empty() {
+                break;
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(WorkflowError::Busy);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let (store, n, h) = (self.store.clone(), names.clone(), holder.clone());
+        let renewal = Renewal(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(CASE_LEASE / 3).await;
+                if let Err(e) = store.lease_all(&n, &h, CASE_LEASE).await {
+                    tracing::warn!(error = %e, "could not renew a hold");
+                }
+            }
+        }));
+        Ok(Hold {
+            store: self.store.clone(),
+            names,
+            holder,
+            _renewal: renewal,
+        })
+    }
+
+    /// Fail fast, before anything is written, when the store does not answer.
+    pub(crate) async fn store_ready(&self) -> Result<()> {
+        Ok(self.store.ping().await?)
     }
 
     async fn audit(
@@ -311,7 +383,7 @@ impl Workflows {
         workflow: &str,
         steps: Vec<(String, Step)>,
     ) -> Result<Vec<PendingStep>> {
-        let later = Utc::now() + chrono::Duration::seconds(WRITE_AHEAD_SECS);
+        let later = Utc::now() + lease_end(WRITE_AHEAD);
         let mut entries = Vec::with_capacity(steps.len());
         for (order, (suffix, step)) in steps.iter().enumerate() {
             let entry = OutboxEntry {
@@ -328,6 +400,8 @@ impl Workflows {
             self.store.outbox_push(entry.clone()).await?;
             entries.push(entry);
         }
+        // While this run is alive its steps stay not due; a completed one is gone.
+        let mut renewal = Some(self.renew_steps(entries.iter().map(|e| e.id.clone()).collect()));
         let mut pending = Vec::new();
         let mut failed: Option<String> = None;
         for (entry, (_, step)) in entries.into_iter().zip(steps) {
@@ -345,6 +419,8 @@ impl Workflows {
                         tracing::warn!(error = %e, step = %step.describe(), "workflow step failed; deferred to the outbox");
                         failed = Some(e.to_string());
                         attempts = 1;
+                        // The rest is the outbox's now, on its own schedule.
+                        renewal.take();
                     }
                 }
             }
@@ -388,12 +464,19 @@ impl Workflows {
 
     /// One pass over due outbox entries. Returns how many completed.
     pub async fn drain_outbox(&self) -> Result<usize> {
-        let due = self
-            .store
-            .outbox_claim_due(Utc::now(), 10, Duration::from_secs(120))
-            .await?;
         let mut done = 0;
-        for entry in due {
+        // One step claimed at a time (up to ten a pass): a claimed step is one being
+        // run, its lease renewed while it runs, never one waiting behind another.
+        for _ in 0..10 {
+            let Some(entry) = self
+                .store
+                .outbox_claim_due(Utc::now(), 1, STEP_LEASE)
+                .await?
+                .pop()
+            else {
+                break;
+            };
+            let _renewal = self.renew_steps(vec![entry.id.clone()]);
             let step: Step = match serde_json::from_value(entry.step.clone()) {
                 Ok(s) => s,
                 Err(e) => {
@@ -535,40 +618,36 @@ impl Workflows {
             },
         )
     }
+}
 
-    /// Claim the announcement of a milestone for a short window. `false`: it was
-    /// just announced (or is being announced) — typically by the action whose status
-    /// change the platform is now reporting back.
-    pub(crate) async fn claim_announcement(
-        &self,
-        case: &CaseId,
-        milestone: Milestone,
-    ) -> Result<bool> {
-        let key = format!("announced:{case}:{}", milestone_name(milestone));
-        Ok(matches!(
-            self.store
-                .idem_begin(&key, "announce", ANNOUNCE_WINDOW)
-                .await?,
-            Claim::Claimed
-        ))
+/// A background renewal, stopped when dropped.
+pub(crate) struct Renewal(tokio::task::JoinHandle<()>);
+
+impl Drop for Renewal {
+    fn drop(&mut self) {
+        self.0.abort();
     }
+}
 
-    pub(crate) async fn finish_announcement(
-        &self,
-        case: &CaseId,
-        milestone: Milestone,
-        ok: bool,
-    ) -> Result<()> {
-        let key = format!("announced:{case}:{}", milestone_name(milestone));
-        if ok {
-            self.store
-                .idem_finish(&key, "announce", "done", ANNOUNCE_WINDOW)
-                .await?;
-        } else {
-            self.store.idem_release(&key).await?;
+/// Names held by one caller (see [`Workflows::hold`]).
+pub(crate) struct Hold {
+    store: Arc<dyn Store>,
+    names: Vec<String>,
+    holder: String,
+    _renewal: Renewal,
+}
+
+impl Hold {
+    /// Give the names back (best effort: otherwise they expire within a lease).
+    pub(crate) async fn release(self) {
+        if let Err(e) = self.store.lease_release(&self.names, &self.holder).await {
+            tracing::warn!(error = %e, "could not release a hold; it expires by itself");
         }
-        Ok(())
     }
+}
+
+fn lease_end(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or_else(|_| chrono::Duration::seconds(60))
 }
 
 /// 1 s, 2 s, 4 s … up to a minute.

@@ -32,7 +32,7 @@ async fn page(app: &TestApp, path: &str) -> String {
 
 #[tokio::test]
 async fn graphiql_and_the_portal_load_everything_from_the_gateway() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(&[("GRIDCASE_GRAPHIQL", "true".into())]).await;
     for path in ["/graphql", "/portal"] {
         let html = page(&app, path).await;
         let refs = references(&html);

@@ -325,6 +325,17 @@ async fn production_mode_hides_the_schema_unless_enabled() {
         .unwrap();
     assert_ne!(page.status(), 200, "GraphiQL is off in production mode");
 
+    // The federation SDL is the schema too: staff only.
+    let (_, body) = post_query(&app, &token, "{ _service { sdl } }").await;
+    assert_eq!(error_codes(&body), ["FORBIDDEN"], "{body}");
+    let (_, body) = post_query(&app, &agent(), "{ _service { sdl } }").await;
+    assert!(
+        body["data"]["_service"]["sdl"]
+            .as_str()
+            .is_some_and(|s| s.contains("@key")),
+        "{body}"
+    );
+
     let open = spawn_app_with(&[
         ("GRIDCASE_INTROSPECTION", "true".into()),
         ("GRIDCASE_GRAPHIQL", "true".into()),

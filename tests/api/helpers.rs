@@ -81,6 +81,9 @@ pub async fn run_gateway(tg: &str, cc: &str, extra: &[(&'static str, String)]) -
         ("GRIDCASE_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
         // Failing upstreams should fail fast in tests.
         ("GRIDCASE_UPSTREAM_RETRIES", "1".to_owned()),
+        // No background intake unless a test asks: upstream call counts stay exact.
+        ("GRIDCASE_POLL_INTERVAL_MS", "0".to_owned()),
+        ("GRIDCASE_RECONCILE_INTERVAL_MS", "0".to_owned()),
     ]);
     vars.extend(extra.iter().cloned());
     let config = Settings::load(None, &|k| vars.get(k).cloned())
@@ -288,6 +291,75 @@ impl TestApp {
     }
 }
 
+/// Convergence: webhooks on and off, signed deliveries, the gateway's counters.
+#[allow(dead_code)] // used by tests/api/converge.rs only
+impl TestApp {
+    /// Stop a simulator's webhooks (a platform whose deliveries are lost).
+    pub async fn stop_webhooks(&self, platform: Platform) {
+        let resp = self
+            .http
+            .put(format!("{}/__sim/webhook", self.sim(platform).base_url()))
+            .json(&json!({ "url": null }))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success());
+    }
+
+    /// Deliver `event` (a platform event as JSON) to the gateway, signed as the
+    /// platform signs it; returns the HTTP status.
+    pub async fn deliver(&self, path: &str, event: &Value) -> u16 {
+        use hmac::Mac;
+        let body = event.to_string();
+        let ts = chrono::Utc::now().timestamp();
+        let mut mac =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
+        mac.update(format!("{ts}.{body}").as_bytes());
+        let sig = format!("v1={}", hex::encode(mac.finalize().into_bytes()));
+        self.http
+            .post(format!("{}/webhooks/{path}", self.url))
+            .header("webhook-id", event["id"].as_str().unwrap())
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", sig)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// A counter from `/metrics` (summed over label sets matching `labels`).
+    pub async fn metric(&self, name: &str, labels: &str) -> f64 {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|l| l.starts_with(name) && l.contains(labels))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    /// Wait until the reconciler has completed a whole sweep that started after
+    /// this call (two completions: the one running may have started before).
+    pub async fn one_full_sweep(&self) {
+        let done = r#"result="done""#;
+        let start = self.metric("gridcase_reconcile_sweeps_total", done).await;
+        eventually("a full reconciler sweep", || async {
+            (self.metric("gridcase_reconcile_sweeps_total", done).await >= start + 2.0)
+                .then_some(())
+        })
+        .await;
+    }
+}
+
 /// Retry `check` until it returns `Some`, for effects that arrive by webhook or
 /// from the outbox; fails after 15 s.
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
@@ -344,6 +416,17 @@ pub struct TestRedis {
     pub url: String,
     child: Option<std::process::Child>,
     _dir: Option<std::path::PathBuf>,
+}
+
+#[allow(dead_code)] // used by tests/api/converge.rs only
+impl TestRedis {
+    /// Stop the server (only one this test started; `None` when it is shared).
+    pub fn stop(&mut self) -> Option<()> {
+        let c = self.child.as_mut()?;
+        let _ = c.kill();
+        let _ = c.wait();
+        Some(())
+    }
 }
 
 impl Drop for TestRedis {

@@ -7,15 +7,15 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::*;
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Connect and authenticate; `None` when the server refuses the connection.
-async fn connect(app: &TestApp, token: &str) -> Option<Socket> {
+pub(crate) async fn connect(app: &TestApp, token: &str) -> Option<Socket> {
     connect_to(&app.url, token).await
 }
 
-async fn connect_to(gateway: &str, token: &str) -> Option<Socket> {
+pub(crate) async fn connect_to(gateway: &str, token: &str) -> Option<Socket> {
     let url = format!("{}/graphql/ws", gateway.replace("http://", "ws://"));
     let mut request = url.into_client_request().unwrap();
     request.headers_mut().insert(
@@ -35,7 +35,7 @@ async fn connect_to(gateway: &str, token: &str) -> Option<Socket> {
 }
 
 /// The next JSON message, or `None` on close / timeout.
-async fn next_json(ws: &mut Socket) -> Option<Value> {
+pub(crate) async fn next_json(ws: &mut Socket) -> Option<Value> {
     loop {
         let msg = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
             .await
@@ -55,7 +55,7 @@ async fn next_json(ws: &mut Socket) -> Option<Value> {
     }
 }
 
-async fn subscribe(ws: &mut Socket, query: &str, variables: Value) {
+pub(crate) async fn subscribe(ws: &mut Socket, query: &str, variables: Value) {
     ws.send(Message::text(
         json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } }).to_string(),
     ))

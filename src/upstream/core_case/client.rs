@@ -102,6 +102,9 @@ impl CoreCase for CoreCaseClient {
         if let Some(t) = filter.opened_before {
             q.push(("opened_before", rfc3339(t)));
         }
+        if let Some(t) = filter.updated_after {
+            q.push(("updated_after", rfc3339(t)));
+        }
         let page: Page<wire::Case> = self.page("list_cases", "/api/v2/cases", q, page).await?;
         Ok(Page {
             items: page.items.into_iter().map(map::case).collect(),

@@ -93,6 +93,7 @@ pub(super) fn case(c: wire::Case) -> Case {
         sla_due_at: c.sla_due_at,
         partner_id: PartnerId::from_upstream(c.partner_id),
         origin: origin(c.external_ref),
+        version: c.version,
         transaction_ids: c
             .transaction_ids
             .into_iter()
@@ -286,6 +287,7 @@ pub(crate) fn event(e: wire::Event) -> Result<PlatformEvent, String> {
         sequence: e.sequence,
         occurred_at: e.occurred_at,
         kind,
+        idempotency_key: e.idempotency_key,
     })
 }
 

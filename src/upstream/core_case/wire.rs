@@ -128,6 +128,11 @@ pub struct Case {
     pub updated_at: DateTime<Utc>,
     #[serde(default)]
     pub resolved_at: Option<DateTime<Utc>>,
+    /// Revision of the case record: starts at 1 and grows by one with every change,
+    /// so of two copies of a case (in events delivered out of order) the higher
+    /// version is the newer.
+    #[serde(default)]
+    pub version: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,6 +234,10 @@ pub struct Event {
     pub occurred_at: DateTime<Utc>,
     pub case_id: String,
     pub data: serde_json::Value,
+    /// The `Idempotency-Key` of the API request that caused the event, when it had
+    /// one: how a client recognises the echo of its own write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
 }
 
 /// `POST /api/v2/cases`. A case whose `external_ref` matches an open case answers 409

@@ -203,6 +203,9 @@ impl TradingGrid for TradingGridClient {
         if let Some(t) = filter.created_before {
             q.push(("created_before", rfc3339(t)));
         }
+        if let Some(t) = filter.updated_after {
+            q.push(("updated_after", rfc3339(t)));
+        }
         let page = self
             .page("list_transactions", "/v1/transactions", q, page)
             .await?;

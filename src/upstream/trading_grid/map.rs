@@ -268,6 +268,7 @@ pub(crate) fn event(e: wire::Event) -> Result<PlatformEvent, String> {
         sequence: e.sequence,
         occurred_at: e.occurred_at,
         kind,
+        idempotency_key: None,
     })
 }
 
