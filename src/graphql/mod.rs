@@ -68,5 +68,6 @@ pub(crate) fn build(services: Services, limits: &Limits) -> GatewaySchema {
         .data(services)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
+        .extension(loaders::PlannedBatching)
         .finish()
 }

@@ -49,6 +49,16 @@ pub(crate) fn scope_partner(ctx: &Context<'_>, asked: Option<&ID>) -> Result<Opt
     }
 }
 
+/// A list page's upstream call, counted as in flight so no batch of the request
+/// goes out before its items have asked for their keys.
+fn track<'a, T: 'a>(
+    ctx: &Context<'a>,
+    call: impl std::future::Future<Output = T> + 'a,
+) -> Result<impl std::future::Future<Output = T> + 'a> {
+    let dispatch = scope(ctx)?.loaders.dispatch.clone();
+    Ok(async move { dispatch.track(call).await })
+}
+
 fn page_args(ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<PageArgs> {
     PageArgs::parse(first, after, services(ctx)?.max_page_size)
 }
@@ -70,11 +80,12 @@ pub(crate) async fn partner_issues(
         created_before: f.created_before,
     };
     let svc = services(ctx)?;
-    let page = svc
-        .tg
-        .list_issues(&filter, args.request(svc.max_page_size))
-        .await
-        .map_err(|e| upstream(&e))?;
+    let page = track(
+        ctx,
+        svc.tg.list_issues(&filter, args.request(svc.max_page_size)),
+    )?
+    .await
+    .map_err(|e| upstream(&e))?;
     let principal = &scope(ctx)?.principal;
     Ok(args.connection(page, |i| {
         policy::can_see_partner(principal, &i.partner_id).then_some(PartnerIssue(i))
@@ -119,11 +130,12 @@ pub(crate) async fn cases(
         opened_before: f.opened_before,
     };
     let svc = services(ctx)?;
-    let page = svc
-        .cc
-        .list_cases(&filter, args.request(svc.max_page_size))
-        .await
-        .map_err(|e| upstream(&e))?;
+    let page = track(
+        ctx,
+        svc.cc.list_cases(&filter, args.request(svc.max_page_size)),
+    )?
+    .await
+    .map_err(|e| upstream(&e))?;
     Ok(args.connection(page, |c| {
         policy::can_see_partner(principal, &c.partner_id).then_some(Case(c))
     }))
@@ -145,11 +157,13 @@ pub(crate) async fn transactions(
         created_before: f.created_before,
     };
     let svc = services(ctx)?;
-    let page = svc
-        .tg
-        .list_transactions(&filter, args.request(svc.max_page_size))
-        .await
-        .map_err(|e| upstream(&e))?;
+    let page = track(
+        ctx,
+        svc.tg
+            .list_transactions(&filter, args.request(svc.max_page_size)),
+    )?
+    .await
+    .map_err(|e| upstream(&e))?;
     let principal = &scope(ctx)?.principal;
     Ok(args.connection(page, |t| {
         policy::can_see_partner(principal, &t.partner_id).then_some(Transaction(t))
@@ -270,9 +284,7 @@ impl Query {
             return Ok(conn);
         }
         let svc = services(ctx)?;
-        let page = svc
-            .tg
-            .list_partners(args.request(svc.max_page_size))
+        let page = track(ctx, svc.tg.list_partners(args.request(svc.max_page_size)))?
             .await
             .map_err(|e| upstream(&e))?;
         Ok(args.connection(page, |p| Some(TradingPartner(p))))
@@ -302,11 +314,13 @@ impl Query {
             partner_id: s.principal.partner().cloned(),
             shared_only: !internal,
         };
-        let page = svc
-            .cc
-            .search_resolutions(&filter, args.request(svc.max_page_size))
-            .await
-            .map_err(|e| upstream(&e))?;
+        let page = track(
+            ctx,
+            svc.cc
+                .search_resolutions(&filter, args.request(svc.max_page_size)),
+        )?
+        .await
+        .map_err(|e| upstream(&e))?;
         // Resolutions do not name their partner; their cases do.
         let visible_cases: std::collections::HashSet<CaseId> = if internal {
             Default::default()
