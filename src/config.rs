@@ -86,6 +86,22 @@ struct FileConfig {
     webhook_secret: Option<Secret>,
     #[serde(default)]
     rules: RulesFile,
+    #[serde(default)]
+    cache: CacheFile,
+}
+
+/// The entity cache (`[cache]`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CacheFile {
+    /// `off`, `memory` or `redis` (default: `redis` when `redis_url` is set, else `memory`).
+    backend: Option<String>,
+    /// Time to live per kind over the defaults, e.g. `"case=1m,list=30s,negative=5s"`.
+    ttl: Option<String>,
+    /// Most entries the memory backend holds.
+    max_entries: Option<u64>,
+    /// A cache operation taking longer is bypassed (answered from the platforms).
+    timeout_ms: Option<u64>,
 }
 
 /// Which platform events start workflows by themselves (all on by default).
@@ -227,6 +243,7 @@ pub struct Config {
     /// Unset: webhooks are refused (401) and only polling can feed the rules.
     pub webhook_secret: Option<Secret>,
     pub rules: Rules,
+    pub cache: crate::cache::CacheConfig,
 }
 
 /// The webhook secret sandbox mode gives its simulators.
@@ -325,6 +342,18 @@ impl Settings {
         }
         if let Some(v) = num("GRIDCASE_POLL_INTERVAL_MS")? {
             file.rules.poll_interval_ms = Some(v);
+        }
+        if let Some(v) = get("GRIDCASE_CACHE") {
+            file.cache.backend = Some(v);
+        }
+        if let Some(v) = get("GRIDCASE_CACHE_TTL") {
+            file.cache.ttl = Some(v);
+        }
+        if let Some(v) = num("GRIDCASE_CACHE_MAX_ENTRIES")? {
+            file.cache.max_entries = Some(v);
+        }
+        if let Some(v) = num("GRIDCASE_CACHE_TIMEOUT_MS")? {
+            file.cache.timeout_ms = Some(v);
         }
         Ok(Self { file })
     }
@@ -438,6 +467,51 @@ impl Settings {
                 "must be at least 16 characters",
             ));
         }
+        let cache = {
+            use crate::cache::{Backend, CacheConfig, Ttls};
+            let c = f.cache;
+            let d = CacheConfig::default();
+            let backend = c
+                .backend
+                .map(|b| Backend::parse(b.trim()))
+                .transpose()
+                .map_err(|e| invalid("cache.backend (GRIDCASE_CACHE)", e))?;
+            if backend == Some(Backend::Redis) && f.redis_url.is_none() {
+                return Err(invalid(
+                    "cache.backend (GRIDCASE_CACHE)",
+                    "`redis` needs redis_url (GRIDCASE_REDIS_URL)",
+                ));
+            }
+            CacheConfig {
+                backend,
+                ttls: c
+                    .ttl
+                    .map(|t| Ttls::parse(&t))
+                    .transpose()
+                    .map_err(|e| invalid("cache.ttl (GRIDCASE_CACHE_TTL)", e))?
+                    .unwrap_or(d.ttls),
+                max_entries: match c.max_entries {
+                    Some(0) => {
+                        return Err(invalid(
+                            "cache.max_entries (GRIDCASE_CACHE_MAX_ENTRIES)",
+                            "must be above zero",
+                        ))
+                    }
+                    Some(n) => n,
+                    None => d.max_entries,
+                },
+                timeout: match c.timeout_ms {
+                    Some(0) => {
+                        return Err(invalid(
+                            "cache.timeout_ms (GRIDCASE_CACHE_TIMEOUT_MS)",
+                            "must be above zero",
+                        ))
+                    }
+                    Some(ms) => Duration::from_millis(ms),
+                    None => d.timeout,
+                },
+            }
+        };
         let r = f.rules;
         let on = |v: Option<bool>| v.unwrap_or(true);
         let rules = Rules {
@@ -468,6 +542,7 @@ impl Settings {
             redis_namespace: f.redis_namespace.unwrap_or_else(|| "gridcase".into()),
             webhook_secret: f.webhook_secret,
             rules,
+            cache,
         })
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// What each metric means, for the `# HELP` lines.
-const HELP: [(&str, &str); 7] = [
+const HELP: [(&str, &str); 9] = [
     (
         "gridcase_http_requests_total",
         "HTTP requests answered, by route and status.",
@@ -36,6 +36,14 @@ const HELP: [(&str, &str); 7] = [
     (
         "gridcase_events_total",
         "Platform events handled by the rules (webhooks and feed polling), by platform and result.",
+    ),
+    (
+        "gridcase_cache_lookups_total",
+        "Entity cache lookups, by kind and result (hit, miss).",
+    ),
+    (
+        "gridcase_cache_bypassed_total",
+        "Cache operations given up (backend down or slower than its timeout) and answered from the platforms, by operation.",
     ),
 ];
 

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::task::AtomicWaker;
 
+use crate::cache::EntityCache;
 use crate::domain::*;
 use crate::upstream::{core_case, trading_grid, CoreCase, TradingGrid, UpstreamError};
 
@@ -442,26 +443,99 @@ pub(crate) trait Keyed<K> {
     fn batcher(&self) -> &Batcher<K, Self::Value>;
 }
 
+/// How a loader key names its cache entry (the id part of the key).
+pub(crate) trait CacheId {
+    fn cache_id(&self) -> String;
+}
+
+macro_rules! cache_ids {
+    (ids: $($id:ty),*; relations: $($rel:ident),*) => {
+        $(impl CacheId for $id {
+            fn cache_id(&self) -> String {
+                self.to_string()
+            }
+        })*
+        $(impl CacheId for $rel {
+            fn cache_id(&self) -> String {
+                self.0.to_string()
+            }
+        })*
+    };
+}
+
+cache_ids!(
+    ids: PartnerId, IssueId, TgDocumentId, TransactionId, CaseId, EvidenceId;
+    relations: DocsOfIssue, MessagesOfIssue, IssuesOfTransaction, EvidenceOfCase,
+        EvidenceOfDocument, TasksOfCase, NotesOfCase, HistoryOfCase, ResolutionOfCase,
+        CasesOfTransaction
+);
+
+/// A batch call that first looks in the entity cache (when it is on) and asks
+/// the platform only for the misses.
+fn cached<K, V, Fut>(
+    cache: &Arc<EntityCache>,
+    platform: Platform,
+    kind: &'static str,
+    class: &'static str,
+    fetch: impl Fn(Vec<K>) -> Fut + Send + Sync + 'static,
+) -> FetchFn<K, V>
+where
+    K: CacheId + std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    V: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+    Fut: Future<Output = Result<HashMap<K, V>, LoadError>> + Send + 'static,
+{
+    let cache = cache.clone();
+    let fetch = Arc::new(fetch);
+    Arc::new(move |keys: Vec<K>| {
+        let (cache, fetch) = (cache.clone(), fetch.clone());
+        async move {
+            if !cache.is_on() {
+                return fetch(keys).await;
+            }
+            let by_id: HashMap<String, K> = keys.into_iter().map(|k| (k.cache_id(), k)).collect();
+            let ids: Vec<String> = by_id.keys().cloned().collect();
+            let wanted = by_id.clone();
+            let found = cache
+                .load(platform, kind, class, ids, move |ids| {
+                    let keys: Vec<K> = ids.iter().filter_map(|i| wanted.get(i).cloned()).collect();
+                    let call = fetch(keys);
+                    async move {
+                        call.await.map(|m| {
+                            m.into_iter()
+                                .map(|(k, v)| (k.cache_id(), v))
+                                .collect::<HashMap<_, _>>()
+                        })
+                    }
+                })
+                .await?;
+            Ok(found
+                .into_iter()
+                .filter_map(|(id, v)| by_id.get(&id).map(|k| (k.clone(), v)))
+                .collect())
+        }
+        .boxed()
+    })
+}
+
 macro_rules! loaders {
     ($loader:ident($conn:ty, $platform:expr, $max:expr) {
-        $($field:ident: $key:ty => $value:ty = |$client:ident, $keys:ident| $body:expr;)*
+        $($field:ident: $key:ty => $value:ty as $kind:literal, $class:literal = |$client:ident, $keys:ident| $body:expr;)*
     }) => {
         pub(crate) struct $loader {
             $($field: Batcher<$key, $value>,)*
         }
 
         impl $loader {
-            fn new(client: Arc<$conn>, dispatch: &Arc<Dispatch>) -> Self {
+            fn new(client: Arc<$conn>, dispatch: &Arc<Dispatch>, cache: &Arc<EntityCache>) -> Self {
                 Self {
                     $($field: Batcher::new($platform, $max, dispatch, {
                         let client = client.clone();
-                        Arc::new(move |keys: Vec<$key>| {
+                        cached(cache, $platform, $kind, $class, move |keys: Vec<$key>| {
                             let $client = client.clone();
                             async move {
                                 let $keys = &keys[..];
                                 $body.map_err(Arc::new)
                             }
-                            .boxed()
                         })
                     }),)*
                 }
@@ -511,15 +585,15 @@ macro_rules! loaders {
 }
 
 loaders!(TgLoader(dyn TradingGrid, Platform::TradingGrid, trading_grid::MAX_IDS) {
-    partners: PartnerId => Partner = |tg, keys| tg
+    partners: PartnerId => Partner as "partner", "record" = |tg, keys| tg
         .partners(keys)
         .await
         .map(|v| by_key(v, |p| p.id.clone()));
-    issues: IssueId => Issue = |tg, keys| tg
+    issues: IssueId => Issue as "issue", "record" = |tg, keys| tg
         .issues(keys)
         .await
         .map(|v| by_key(v, |i| i.id.clone()));
-    documents: TgDocumentId => Document = |tg, keys| tg
+    documents: TgDocumentId => Document as "document", "record" = |tg, keys| tg
         .documents(keys)
         .await
         .map(|v| v
@@ -529,23 +603,23 @@ loaders!(TgLoader(dyn TradingGrid, Platform::TradingGrid, trading_grid::MAX_IDS)
                 DocumentId::CoreCase(_) => None,
             })
             .collect());
-    transactions: TransactionId => Transaction = |tg, keys| tg
+    transactions: TransactionId => Transaction as "transaction", "record" = |tg, keys| tg
         .transactions(keys)
         .await
         .map(|v| by_key(v, |t| t.id.clone()));
-    docs_of_issue: DocsOfIssue => Vec<Document> = |tg, keys| {
+    docs_of_issue: DocsOfIssue => Vec<Document> as "issue-documents", "relation" = |tg, keys| {
         let ids: Vec<IssueId> = keys.iter().map(|k| k.0.clone()).collect();
         tg.documents_of(&ids)
             .await
             .map(|v| grouped(keys, v, |d| d.issue_id.iter().cloned().collect(), DocsOfIssue))
     };
-    messages_of_issue: MessagesOfIssue => Vec<Message> = |tg, keys| {
+    messages_of_issue: MessagesOfIssue => Vec<Message> as "issue-messages", "relation" = |tg, keys| {
         let ids: Vec<IssueId> = keys.iter().map(|k| k.0.clone()).collect();
         tg.messages_of(&ids)
             .await
             .map(|v| grouped(keys, v, |m| vec![m.issue_id.clone()], MessagesOfIssue))
     };
-    issues_of_transaction: IssuesOfTransaction => Vec<Issue> = |tg, keys| {
+    issues_of_transaction: IssuesOfTransaction => Vec<Issue> as "transaction-issues", "relation" = |tg, keys| {
         let ids: Vec<TransactionId> = keys.iter().map(|k| k.0.clone()).collect();
         tg.issues_by_transactions(&ids)
             .await
@@ -554,51 +628,51 @@ loaders!(TgLoader(dyn TradingGrid, Platform::TradingGrid, trading_grid::MAX_IDS)
 });
 
 loaders!(CcLoader(dyn CoreCase, Platform::CoreCase, core_case::MAX_IDS) {
-    cases: CaseId => Case = |cc, keys| cc
+    cases: CaseId => Case as "case", "record" = |cc, keys| cc
         .cases(keys)
         .await
         .map(|v| by_key(v, |c| c.id.clone()));
-    evidence: EvidenceId => Evidence = |cc, keys| cc
+    evidence: EvidenceId => Evidence as "evidence", "record" = |cc, keys| cc
         .evidence(keys)
         .await
         .map(|v| by_key(v, |e| e.id.clone()));
-    evidence_of_case: EvidenceOfCase => Vec<Evidence> = |cc, keys| {
+    evidence_of_case: EvidenceOfCase => Vec<Evidence> as "case-evidence", "relation" = |cc, keys| {
         let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
         cc.evidence_of(&ids)
             .await
             .map(|v| grouped(keys, v, |e| vec![e.case_id.clone()], EvidenceOfCase))
     };
-    evidence_of_document: EvidenceOfDocument => Vec<Evidence> = |cc, keys| {
+    evidence_of_document: EvidenceOfDocument => Vec<Evidence> as "document-evidence", "relation" = |cc, keys| {
         let ids: Vec<TgDocumentId> = keys.iter().map(|k| k.0.clone()).collect();
         cc.evidence_by_source(&ids)
             .await
             .map(|v| grouped(keys, v, |e| e.source.iter().cloned().collect(), EvidenceOfDocument))
     };
-    tasks_of_case: TasksOfCase => Vec<Task> = |cc, keys| {
+    tasks_of_case: TasksOfCase => Vec<Task> as "case-tasks", "relation" = |cc, keys| {
         let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
         cc.tasks_of(&ids)
             .await
             .map(|v| grouped(keys, v, |t| vec![t.case_id.clone()], TasksOfCase))
     };
-    notes_of_case: NotesOfCase => Vec<Note> = |cc, keys| {
+    notes_of_case: NotesOfCase => Vec<Note> as "case-notes", "relation" = |cc, keys| {
         let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
         cc.notes_of(&ids)
             .await
             .map(|v| grouped(keys, v, |n| vec![n.case_id.clone()], NotesOfCase))
     };
-    history_of_case: HistoryOfCase => Vec<HistoryEntry> = |cc, keys| {
+    history_of_case: HistoryOfCase => Vec<HistoryEntry> as "case-history", "relation" = |cc, keys| {
         let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
         cc.history_of(&ids)
             .await
             .map(|v| grouped(keys, v, |h| vec![h.case_id.clone()], HistoryOfCase))
     };
-    resolution_of_case: ResolutionOfCase => Resolution = |cc, keys| {
+    resolution_of_case: ResolutionOfCase => Resolution as "case-resolution", "relation" = |cc, keys| {
         let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
         cc.resolutions_of(&ids)
             .await
             .map(|v| by_key(v, |r| ResolutionOfCase(r.case_id.clone())))
     };
-    cases_of_transaction: CasesOfTransaction => Vec<Case> = |cc, keys| {
+    cases_of_transaction: CasesOfTransaction => Vec<Case> as "transaction-cases", "relation" = |cc, keys| {
         let ids: Vec<TransactionId> = keys.iter().map(|k| k.0.clone()).collect();
         cc.cases_by_transactions(&ids)
             .await
@@ -643,11 +717,11 @@ pub(crate) struct Loaders {
 }
 
 impl Loaders {
-    pub fn new(tg: Arc<dyn TradingGrid>, cc: Arc<dyn CoreCase>) -> Self {
+    pub fn new(tg: Arc<dyn TradingGrid>, cc: Arc<dyn CoreCase>, cache: &Arc<EntityCache>) -> Self {
         let dispatch = Dispatch::new();
         Self {
-            tg: TgLoader::new(tg, &dispatch),
-            cc: CcLoader::new(cc, &dispatch),
+            tg: TgLoader::new(tg, &dispatch, cache),
+            cc: CcLoader::new(cc, &dispatch, cache),
             dispatch,
         }
     }

@@ -33,6 +33,8 @@ pub(crate) struct Services {
     pub public_url: String,
     pub max_page_size: usize,
     pub workflows: Arc<crate::workflows::Workflows>,
+    /// Upstream records shared across requests (policy still runs on every read).
+    pub cache: Arc<crate::cache::EntityCache>,
 }
 
 /// What one request carries: who asks, and its own loaders.
@@ -45,7 +47,7 @@ impl RequestScope {
     pub fn new(principal: Principal, services: &Services) -> Self {
         Self {
             principal,
-            loaders: Loaders::new(services.tg.clone(), services.cc.clone()),
+            loaders: Loaders::new(services.tg.clone(), services.cc.clone(), &services.cache),
         }
     }
 }

@@ -11,7 +11,7 @@ use super::{fetch, scope, services};
 use crate::auth::{policy, Role};
 use crate::domain::{
     self, CaseFilter, CaseId, CaseStatus, DocumentId, InvalidId, IssueFilter, IssueId, NodeId,
-    PartnerId, ResolutionFilter, TransactionFilter, TransactionId,
+    PartnerId, Platform, ResolutionFilter, TransactionFilter, TransactionId,
 };
 
 type Result<T> = async_graphql::Result<T>;
@@ -59,6 +59,11 @@ fn track<'a, T: 'a>(
     Ok(async move { dispatch.track(call).await })
 }
 
+/// Which partner's cached lists a list page belongs to (evicted together).
+fn list_scope(partner: Option<&PartnerId>) -> String {
+    partner.map_or_else(|| "all".to_owned(), |p| p.to_string())
+}
+
 fn page_args(ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<PageArgs> {
     PageArgs::parse(first, after, services(ctx)?.max_page_size)
 }
@@ -80,12 +85,15 @@ pub(crate) async fn partner_issues(
         created_before: f.created_before,
     };
     let svc = services(ctx)?;
-    let page = track(
-        ctx,
-        svc.tg.list_issues(&filter, args.request(svc.max_page_size)),
-    )?
-    .await
-    .map_err(|e| upstream(&e))?;
+    let req = args.request(svc.max_page_size);
+    let list = svc.cache.page(
+        Platform::TradingGrid,
+        "issue-list",
+        list_scope(filter.partner_id.as_ref()),
+        format!("{filter:?}{req:?}"),
+        svc.tg.list_issues(&filter, req.clone()),
+    );
+    let page = track(ctx, list)?.await.map_err(|e| upstream(&e))?;
     let principal = &scope(ctx)?.principal;
     Ok(args.connection(page, |i| {
         policy::can_see_partner(principal, &i.partner_id).then_some(PartnerIssue(i))
@@ -130,12 +138,15 @@ pub(crate) async fn cases(
         opened_before: f.opened_before,
     };
     let svc = services(ctx)?;
-    let page = track(
-        ctx,
-        svc.cc.list_cases(&filter, args.request(svc.max_page_size)),
-    )?
-    .await
-    .map_err(|e| upstream(&e))?;
+    let req = args.request(svc.max_page_size);
+    let list = svc.cache.page(
+        Platform::CoreCase,
+        "case-list",
+        list_scope(filter.partner_id.as_ref()),
+        format!("{filter:?}{req:?}"),
+        svc.cc.list_cases(&filter, req.clone()),
+    );
+    let page = track(ctx, list)?.await.map_err(|e| upstream(&e))?;
     Ok(args.connection(page, |c| {
         policy::can_see_partner(principal, &c.partner_id).then_some(Case(c))
     }))
@@ -157,13 +168,15 @@ pub(crate) async fn transactions(
         created_before: f.created_before,
     };
     let svc = services(ctx)?;
-    let page = track(
-        ctx,
-        svc.tg
-            .list_transactions(&filter, args.request(svc.max_page_size)),
-    )?
-    .await
-    .map_err(|e| upstream(&e))?;
+    let req = args.request(svc.max_page_size);
+    let list = svc.cache.page(
+        Platform::TradingGrid,
+        "transaction-list",
+        list_scope(filter.partner_id.as_ref()),
+        format!("{filter:?}{req:?}"),
+        svc.tg.list_transactions(&filter, req.clone()),
+    );
+    let page = track(ctx, list)?.await.map_err(|e| upstream(&e))?;
     let principal = &scope(ctx)?.principal;
     Ok(args.connection(page, |t| {
         policy::can_see_partner(principal, &t.partner_id).then_some(Transaction(t))
@@ -284,9 +297,15 @@ impl Query {
             return Ok(conn);
         }
         let svc = services(ctx)?;
-        let page = track(ctx, svc.tg.list_partners(args.request(svc.max_page_size)))?
-            .await
-            .map_err(|e| upstream(&e))?;
+        let req = args.request(svc.max_page_size);
+        let list = svc.cache.page(
+            Platform::TradingGrid,
+            "partner-list",
+            "all".to_owned(),
+            format!("{req:?}"),
+            svc.tg.list_partners(req.clone()),
+        );
+        let page = track(ctx, list)?.await.map_err(|e| upstream(&e))?;
         Ok(args.connection(page, |p| Some(TradingPartner(p))))
     }
 
@@ -314,13 +333,15 @@ impl Query {
             partner_id: s.principal.partner().cloned(),
             shared_only: !internal,
         };
-        let page = track(
-            ctx,
-            svc.cc
-                .search_resolutions(&filter, args.request(svc.max_page_size)),
-        )?
-        .await
-        .map_err(|e| upstream(&e))?;
+        let req = args.request(svc.max_page_size);
+        let list = svc.cache.page(
+            Platform::CoreCase,
+            "resolution-search",
+            list_scope(filter.partner_id.as_ref()),
+            format!("{filter:?}{req:?}"),
+            svc.cc.search_resolutions(&filter, req.clone()),
+        );
+        let page = track(ctx, list)?.await.map_err(|e| upstream(&e))?;
         // Resolutions do not name their partner; their cases do.
         let visible_cases: std::collections::HashSet<CaseId> = if internal {
             Default::default()

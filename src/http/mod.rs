@@ -31,6 +31,7 @@ pub(crate) struct AppState {
     pub rules: Arc<crate::rules::RuleEngine>,
     pub webhook_secret: Option<crate::config::Secret>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    pub cache: Arc<crate::cache::EntityCache>,
 }
 
 /// Every route. No socket needed: tests may `oneshot` it.

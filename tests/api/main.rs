@@ -1,5 +1,6 @@
 //! Black-box tests: both simulators and the gateway on port 0, spoken to over HTTP.
 
+mod cache;
 mod documents;
 mod errors;
 mod helpers;
