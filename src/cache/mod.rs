@@ -216,6 +216,22 @@ impl EntityCache {
         format!("{}:v1:{}:{kind}:{id}", self.namespace, platform.slug())
     }
 
+    /// Where a persisted query's text is kept.
+    pub fn query_key(&self, sha256: &str) -> String {
+        format!("{}:v1:gateway:query:{sha256}", self.namespace)
+    }
+
+    pub(crate) async fn put_query(&self, key: String, text: Vec<u8>) {
+        let ttl = self.ttl("query", "query");
+        self.put(vec![Entry {
+            key,
+            value: text,
+            ttl,
+            groups: Vec::new(),
+        }])
+        .await;
+    }
+
     fn ttl(&self, kind: &str, class: &str) -> Duration {
         self.ttls.of(kind, class)
     }

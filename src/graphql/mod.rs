@@ -6,6 +6,7 @@ pub mod errors;
 mod fetch;
 mod loaders;
 mod mutation;
+mod persisted;
 mod query;
 mod subscription;
 mod types;
@@ -20,6 +21,7 @@ use crate::upstream::{CoreCase, TradingGrid};
 
 pub(crate) use loaders::Loaders;
 pub use mutation::Mutation;
+pub(crate) use persisted::ViaGet;
 pub use query::Query;
 pub use subscription::Subscription;
 
@@ -66,10 +68,12 @@ pub fn sdl() -> String {
 }
 
 pub(crate) fn build(services: Services, limits: &Limits) -> GatewaySchema {
+    let cache = services.cache.clone();
     Schema::build(Query, Mutation, Subscription)
         .data(services)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .extension(loaders::PlannedBatching)
+        .extension(persisted::PersistedQueries(cache))
         .finish()
 }

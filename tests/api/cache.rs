@@ -204,3 +204,91 @@ async fn losing_redis_mid_run_costs_no_answer() {
         assert_eq!(body["data"], cached);
     }
 }
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+async fn post(app: &TestApp, body: Value) -> Value {
+    app.http
+        .post(format!("{}/graphql", app.url))
+        .bearer_auth(agent())
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_persisted_query_round_trips_by_its_hash() {
+    let app = spawn_app().await;
+    let query = r#"{ case(id: "CASE-000001") { id number } }"#;
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256_hex(query) } });
+
+    // Unknown hash: the client is told to send the query.
+    let first = post(&app, json!({ "extensions": ext })).await;
+    assert_eq!(error_codes(&first), ["PERSISTED_QUERY_NOT_FOUND"]);
+    assert_eq!(first["errors"][0]["message"], "PersistedQueryNotFound");
+    // Hash and query together: answered and stored.
+    let full = post(&app, json!({ "query": query, "extensions": ext })).await;
+    assert_eq!(full["data"]["case"]["id"], "CASE-000001");
+    // From now on the hash alone is enough, by POST or GET.
+    let by_hash = post(&app, json!({ "extensions": ext })).await;
+    assert_eq!(by_hash["data"], full["data"]);
+    let by_get: Value = app
+        .http
+        .get(format!("{}/graphql", app.url))
+        .query(&[("extensions", ext.to_string())])
+        .bearer_auth(agent())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_get["data"], full["data"]);
+}
+
+#[tokio::test]
+async fn a_persisted_query_whose_hash_does_not_match_is_refused() {
+    let app = spawn_app().await;
+    let ext =
+        json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256_hex("{ me { role } }") } });
+    let body = post(
+        &app,
+        json!({ "query": "{ me { subject } }", "extensions": ext }),
+    )
+    .await;
+    assert_eq!(error_codes(&body), ["BAD_USER_INPUT"]);
+    let bad = json!({ "persistedQuery": { "version": 1, "sha256Hash": "not-a-hash" } });
+    let body = post(&app, json!({ "extensions": bad })).await;
+    assert_eq!(error_codes(&body), ["BAD_USER_INPUT"]);
+}
+
+#[tokio::test]
+async fn a_stored_mutation_is_not_run_from_a_get() {
+    let app = spawn_app().await;
+    let mutation = r#"mutation { publishStatus(input: { caseId: "CASE-000001", message: "x" }) { case { id } } }"#;
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": sha256_hex(mutation) } });
+    post(&app, json!({ "query": mutation, "extensions": ext })).await;
+    let by_get: Value = app
+        .http
+        .get(format!("{}/graphql", app.url))
+        .query(&[("extensions", ext.to_string())])
+        .bearer_auth(agent())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(error_codes(&by_get), ["BAD_USER_INPUT"], "{by_get:#}");
+    assert_eq!(
+        by_get["errors"][0]["message"],
+        "mutations must be sent with POST"
+    );
+}
