@@ -40,7 +40,14 @@ pub async fn connect(config: &crate::Config, metrics: Arc<Metrics>) -> anyhow::R
     });
     let store: Option<Arc<dyn Cache>> = match (backend, &config.redis_url) {
         (Backend::Off, _) => None,
-        (Backend::Memory, _) => Some(Arc::new(memory::MemoryCache::new(c.max_entries))),
+        (Backend::Memory, url) => {
+            if url.is_some() {
+                tracing::warn!(
+                    "GRIDCASE_CACHE=memory with Redis configured: evictions are not shared, so another replica's changes show here only after their TTL; use the redis cache with several replicas"
+                );
+            }
+            Some(Arc::new(memory::MemoryCache::new(c.max_entries)))
+        }
         (Backend::Redis, Some(url)) => Some(Arc::new(
             redis::RedisCache::connect(url.expose())
                 .await
