@@ -2,7 +2,11 @@
 //! simulated upstream latency, which shows how many sequential round trips the
 //! gateway needs (and that both platforms are called concurrently).
 //!
-//! `cargo run --release --example measure_dashboard [-- LATENCY_MS RUNS]`
+//! `cargo run --release --example measure_dashboard [-- LATENCY_MS RUNS [CLIENTS [CACHE]]]`
+//!
+//! CLIENTS concurrent clients each run the query RUNS times (default 1); CACHE is
+//! `off` (default: every query reaches the platforms) or `memory` (after the
+//! warm-up every query is answered from the entity cache).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -27,6 +31,8 @@ async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let latency_ms: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(25);
     let runs: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(40);
+    let clients: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(1);
+    let cache = args.get(4).cloned().unwrap_or_else(|| "off".to_owned());
 
     let opts = SimOptions {
         latency_ms,
@@ -40,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
         ("GRIDCASE_TRADING_GRID_URL", tg.base_url()),
         ("GRIDCASE_CORE_CASE_URL", cc.base_url()),
         ("GRIDCASE_JWT_SECRET", SECRET.to_owned()),
+        ("GRIDCASE_CACHE", cache.clone()),
     ]);
     let config = Settings::load(None, &|k| vars.get(k).cloned())?.resolve(false)?;
     let app = App::build(config).await?;
@@ -97,25 +104,39 @@ async fn main() -> anyhow::Result<()> {
     reset(tg.base_url()).await?;
     reset(cc.base_url()).await?;
 
-    let mut times = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let start = Instant::now();
-        query(http.clone(), url.clone(), token.clone()).await?;
-        times.push(start.elapsed());
+    let mut times = Vec::with_capacity(runs * clients);
+    let wall = Instant::now();
+    let per_client = (0..clients).map(|_| {
+        let (http, url, token) = (http.clone(), url.clone(), token.clone());
+        async move {
+            let mut times = Vec::with_capacity(runs);
+            for _ in 0..runs {
+                let start = Instant::now();
+                query(http.clone(), url.clone(), token.clone()).await?;
+                times.push(start.elapsed());
+            }
+            Ok::<_, anyhow::Error>(times)
+        }
+    });
+    for t in futures::future::join_all(per_client).await {
+        times.extend(t?);
     }
+    let wall = wall.elapsed();
     let tg_calls = stats(tg.base_url()).await?;
     let cc_calls = stats(cc.base_url()).await?;
     times.sort();
     let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
-    let per_query = (tg_calls + cc_calls) as f64 / runs as f64;
+    let queries = (runs * clients) as f64;
+    let per_query = (tg_calls + cc_calls) as f64 / queries;
     println!(
-        "dashboard query (50 issues), {runs} runs, simulated upstream latency {latency_ms} ms"
+        "dashboard query (50 issues), {clients} concurrent clients x {runs} runs, cache {cache}, simulated upstream latency {latency_ms} ms"
     );
     println!(
-        "upstream calls per query: {per_query:.1} (Trading Grid {:.1}, Core Case {:.1})",
-        tg_calls as f64 / runs as f64,
-        cc_calls as f64 / runs as f64
+        "upstream calls per query: {per_query:.2} (Trading Grid {:.2}, Core Case {:.2})",
+        tg_calls as f64 / queries,
+        cc_calls as f64 / queries
     );
+    println!("throughput: {:.0} queries/s", queries / wall.as_secs_f64());
     println!(
         "latency: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms",
         pct(0.50).as_secs_f64() * 1e3,

@@ -89,6 +89,8 @@ struct FileConfig {
     #[serde(default)]
     http: HttpFile,
     #[serde(default)]
+    cache: CacheFile,
+    #[serde(default)]
     stream: StreamFile,
     #[serde(default)]
     rate_limit: RateLimitFile,
@@ -121,6 +123,20 @@ struct StreamFile {
     max_lifetime_ms: Option<u64>,
     /// Events held for a slow client before its stream is closed.
     buffer: Option<u64>,
+}
+
+/// The entity cache (`[cache]`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CacheFile {
+    /// `off`, `memory` or `redis` (default: `redis` when `redis_url` is set, else `memory`).
+    backend: Option<String>,
+    /// Time to live per kind over the defaults, e.g. `"case=1m,list=30s,negative=5s"`.
+    ttl: Option<String>,
+    /// Most entries the memory backend holds.
+    max_entries: Option<u64>,
+    /// A cache operation taking longer is bypassed (answered from the platforms).
+    timeout_ms: Option<u64>,
 }
 
 /// Which platform events start workflows by themselves (all on by default).
@@ -542,6 +558,7 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// Where `/metrics` is served when not on the public listener.
     pub metrics_listen: Option<SocketAddr>,
+    pub cache: crate::cache::CacheConfig,
 }
 
 /// GraphQL over SSE limits.
@@ -736,6 +753,18 @@ impl Settings {
         if let Some(v) = num("GRIDCASE_RECONCILE_LOOKBACK_MS")? {
             file.rules.reconcile_lookback_ms = Some(v);
         }
+        if let Some(v) = get("GRIDCASE_CACHE") {
+            file.cache.backend = Some(v);
+        }
+        if let Some(v) = get("GRIDCASE_CACHE_TTL") {
+            file.cache.ttl = Some(v);
+        }
+        if let Some(v) = num("GRIDCASE_CACHE_MAX_ENTRIES")? {
+            file.cache.max_entries = Some(v);
+        }
+        if let Some(v) = num("GRIDCASE_CACHE_TIMEOUT_MS")? {
+            file.cache.timeout_ms = Some(v);
+        }
         Ok(Self { file })
     }
 
@@ -841,6 +870,51 @@ impl Settings {
                 "must be at least 16 characters",
             ));
         }
+        let cache = {
+            use crate::cache::{Backend, CacheConfig, Ttls};
+            let c = f.cache;
+            let d = CacheConfig::default();
+            let backend = c
+                .backend
+                .map(|b| Backend::parse(b.trim()))
+                .transpose()
+                .map_err(|e| invalid("cache.backend (GRIDCASE_CACHE)", e))?;
+            if backend == Some(Backend::Redis) && f.redis_url.is_none() {
+                return Err(invalid(
+                    "cache.backend (GRIDCASE_CACHE)",
+                    "`redis` needs redis_url (GRIDCASE_REDIS_URL)",
+                ));
+            }
+            CacheConfig {
+                backend,
+                ttls: c
+                    .ttl
+                    .map(|t| Ttls::parse(&t))
+                    .transpose()
+                    .map_err(|e| invalid("cache.ttl (GRIDCASE_CACHE_TTL)", e))?
+                    .unwrap_or(d.ttls),
+                max_entries: match c.max_entries {
+                    Some(0) => {
+                        return Err(invalid(
+                            "cache.max_entries (GRIDCASE_CACHE_MAX_ENTRIES)",
+                            "must be above zero",
+                        ))
+                    }
+                    Some(n) => n,
+                    None => d.max_entries,
+                },
+                timeout: match c.timeout_ms {
+                    Some(0) => {
+                        return Err(invalid(
+                            "cache.timeout_ms (GRIDCASE_CACHE_TIMEOUT_MS)",
+                            "must be above zero",
+                        ))
+                    }
+                    Some(ms) => Duration::from_millis(ms),
+                    None => d.timeout,
+                },
+            }
+        };
         let r = f.rules;
         let on = |v: Option<bool>| v.unwrap_or(true);
         let rules = Rules {
@@ -929,6 +1003,7 @@ impl Settings {
             rate_limit,
             metrics_listen,
             stream,
+            cache,
         })
     }
 }

@@ -19,11 +19,13 @@
 //! - `telemetry`— logs (text or JSON) and OpenTelemetry traces over OTLP
 //! - `workflows`— the use cases as idempotent step sequences; the outbox worker; the reconciler
 //! - `rules`    — platform events (webhooks, feed polling) → workflows
+//! - `cache`    — the entity cache (memory or Redis) and what each change evicts
 //! - `store`    — idempotency keys, outbox, webhook dedupe, activity: memory or Redis
 //! - `events`   — the milestone bus
 //! - `sim`      — simulators of both platforms (used by `gridcase simulate`, sandbox mode and tests; the gateway never calls into it)
 
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod events;
@@ -135,6 +137,18 @@ impl App {
             ),
             None => Arc::new(events::MemoryBus::default()),
         };
+        let cache = Arc::new(cache::connect(&config, metrics.clone()).await?);
+        // Reads go straight to the connectors (through the cache, in the
+        // loaders); the workflows' writes and the events they poll evict.
+        let (read_tg, read_cc) = (tg.clone(), cc.clone());
+        let tg: Arc<dyn upstream::TradingGrid> = Arc::new(cache::evict::EvictingTradingGrid {
+            inner: tg,
+            cache: cache.clone(),
+        });
+        let cc: Arc<dyn upstream::CoreCase> = Arc::new(cache::evict::EvictingCoreCase {
+            inner: cc,
+            cache: cache.clone(),
+        });
         let workflows = Arc::new(workflows::Workflows::new(
             tg.clone(),
             cc.clone(),
@@ -148,11 +162,12 @@ impl App {
         ));
         let schema = graphql::build(
             graphql::Services {
-                tg: tg.clone(),
-                cc: cc.clone(),
+                tg: read_tg,
+                cc: read_cc,
                 public_url,
                 max_page_size: config.limits.max_page_size,
                 workflows: workflows.clone(),
+                cache: cache.clone(),
             },
             &config.limits,
             config.http.introspection,
@@ -177,6 +192,7 @@ impl App {
             },
             stream: config.stream.clone(),
             sandbox: http::portal::sandbox(&config)?,
+            cache,
         };
         let serve_limits = http::server::ServeLimits {
             header_timeout: config.http.header_timeout,

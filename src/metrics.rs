@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// What each metric means, for the `# HELP` lines.
-const HELP: [(&str, &str); 16] = [
+const HELP: [(&str, &str); 18] = [
     (
         "gridcase_http_requests_total",
         "HTTP requests answered, by route and status.",
@@ -72,6 +72,14 @@ const HELP: [(&str, &str); 16] = [
     (
         "gridcase_reconcile_repairs_total",
         "Divergences the reconciler repaired, by repair.",
+    ),
+    (
+        "gridcase_cache_lookups_total",
+        "Entity cache lookups, by kind and result (hit, miss).",
+    ),
+    (
+        "gridcase_cache_bypassed_total",
+        "Cache operations given up (backend down or slower than its timeout) and answered from the platforms, by operation.",
     ),
 ];
 

@@ -97,7 +97,7 @@ id_type!(
 );
 
 /// A document lives on one of the platforms; its id says which.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum DocumentId {
     TradingGrid(TgDocumentId),
     CoreCase(EvidenceId),

@@ -21,7 +21,7 @@ pub enum Milestone {
 }
 
 /// Internal case status, as the gateway understands it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, serde::Serialize, serde::Deserialize)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
 pub enum CaseStatus {
     /// Just opened.

@@ -8,7 +8,7 @@ use super::ids::*;
 use super::milestone::CaseStatus;
 
 /// Which platform a record lives on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, serde::Serialize, serde::Deserialize)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
 pub enum Platform {
     /// OpenText Active Community – Trading Grid.
@@ -33,7 +33,7 @@ impl std::fmt::Display for Platform {
 }
 
 /// One page of an upstream list, with the opaque cursor for the next one.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
@@ -49,13 +49,13 @@ impl<T> Page<T> {
 }
 
 /// What to ask an upstream list for.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct PageRequest {
     pub limit: usize,
     pub cursor: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, serde::Serialize, serde::Deserialize)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
 /// A trading partner's commercial tier.
 pub enum PartnerTier {
@@ -69,7 +69,7 @@ pub enum PartnerTier {
     Other,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Partner {
     pub id: PartnerId,
     pub name: String,
@@ -80,7 +80,7 @@ pub struct Partner {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, serde::Serialize, serde::Deserialize)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
 /// What a partner issue is about.
 pub enum IssueKind {
@@ -98,7 +98,7 @@ pub enum IssueKind {
     Other,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, serde::Serialize, serde::Deserialize)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
 /// Where a discussion stands on Trading Grid.
 pub enum IssueStatus {
@@ -115,7 +115,7 @@ pub enum IssueStatus {
 }
 
 /// A partner issue: a Trading Grid community discussion.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Issue {
     pub id: IssueId,
     pub partner_id: PartnerId,
@@ -131,7 +131,7 @@ pub struct Issue {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, serde::Serialize, serde::Deserialize)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
 /// Which side of the relationship a message author is on.
 pub enum AuthorRole {
@@ -145,7 +145,7 @@ pub enum AuthorRole {
     Other,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Message {
     pub id: String,
     pub issue_id: IssueId,
@@ -156,7 +156,7 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, serde::Serialize, serde::Deserialize)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
 /// What kind of business document a document is.
 pub enum DocumentKind {
@@ -177,7 +177,7 @@ pub enum DocumentKind {
 /// A document on either platform. Community documents (`DOC-…`) belong to a
 /// partner and may sit in a discussion; case documents uploaded to Core Case
 /// (`EV-…`) belong to one case and are internal.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Document {
     pub id: DocumentId,
     pub partner_id: PartnerId,
@@ -201,7 +201,7 @@ impl Document {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, serde::Serialize, serde::Deserialize)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
 /// The EDI standard of a transaction.
 pub enum EdiStandard {
@@ -213,7 +213,7 @@ pub enum EdiStandard {
     Other,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, serde::Serialize, serde::Deserialize)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
 /// Which way a transaction travelled.
 pub enum Direction {
@@ -225,7 +225,7 @@ pub enum Direction {
     Other,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, serde::Serialize, serde::Deserialize)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
 /// Delivery status of a transaction.
 pub enum TransactionStatus {
@@ -243,14 +243,14 @@ pub enum TransactionStatus {
     Other,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TransactionError {
     pub code: String,
     pub message: String,
     pub segment: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Transaction {
     pub id: TransactionId,
     pub partner_id: PartnerId,
@@ -268,7 +268,7 @@ pub struct Transaction {
     pub acknowledged_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, serde::Serialize, serde::Deserialize)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
 /// What kind of case a case is.
 pub enum CaseType {
@@ -284,7 +284,7 @@ pub enum CaseType {
     Other,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, serde::Serialize, serde::Deserialize)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
 /// Internal case priority.
 pub enum Priority {
@@ -300,7 +300,7 @@ pub enum Priority {
     Other,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, serde::Serialize, serde::Deserialize)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
 /// A team cases and tasks are routed to.
 pub enum Team {
@@ -319,14 +319,14 @@ pub enum Team {
 }
 
 /// What a case was opened from, on Trading Grid.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CaseOrigin {
     Issue(IssueId),
     Transactions(Vec<TransactionId>),
     Other,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Case {
     pub id: CaseId,
     pub number: String,
@@ -350,7 +350,7 @@ pub struct Case {
 
 /// A document attached to a case: either a link to a community document or bytes
 /// uploaded to Core Case.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Evidence {
     pub id: EvidenceId,
     pub case_id: CaseId,
@@ -363,7 +363,7 @@ pub struct Evidence {
     pub linked_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Enum, serde::Serialize, serde::Deserialize)]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]
 /// Progress of a case task.
 pub enum TaskState {
@@ -379,7 +379,7 @@ pub enum TaskState {
     Other,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Task {
     pub id: String,
     pub case_id: CaseId,
@@ -390,7 +390,7 @@ pub struct Task {
     pub due_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Note {
     pub id: String,
     pub case_id: CaseId,
@@ -399,7 +399,7 @@ pub struct Note {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct HistoryEntry {
     pub id: String,
     pub case_id: CaseId,
@@ -411,7 +411,7 @@ pub struct HistoryEntry {
     pub detail: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Resolution {
     pub id: String,
     pub case_id: CaseId,
@@ -423,7 +423,7 @@ pub struct Resolution {
 }
 
 /// Filters on partner issues (all optional, combined with AND).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct IssueFilter {
     pub partner_id: Option<PartnerId>,
     pub kinds: Vec<IssueKind>,
@@ -433,7 +433,7 @@ pub struct IssueFilter {
     pub created_before: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct CaseFilter {
     pub partner_id: Option<PartnerId>,
     pub statuses: Vec<CaseStatus>,
@@ -444,7 +444,7 @@ pub struct CaseFilter {
     pub updated_after: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct TransactionFilter {
     pub partner_id: Option<PartnerId>,
     pub statuses: Vec<TransactionStatus>,
@@ -455,7 +455,7 @@ pub struct TransactionFilter {
     pub updated_after: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ResolutionFilter {
     pub search: String,
     /// Only resolutions of this partner's cases.

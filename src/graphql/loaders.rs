@@ -5,11 +5,16 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures::future::{BoxFuture, FutureExt, Shared};
+use futures::task::AtomicWaker;
 
+use crate::cache::EntityCache;
 use crate::domain::*;
 use crate::upstream::{core_case, trading_grid, CoreCase, TradingGrid, UpstreamError};
 
@@ -42,14 +47,10 @@ pub(crate) struct ResolutionOfCase(pub CaseId);
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct CasesOfTransaction(pub TransactionId);
 
-/// How long a batch stays open after the last key joined it. List items are
-/// resolved in slices (the executor yields every 32 items), so keys of one level
-/// of a query arrive over several executor turns; a window counted from the
-/// *first* key closes too early when a slice takes longer than the window (slow
-/// machines, debug builds). Counting from the *last* key keeps one batch per
-/// level while keys are still coming.
+/// Fallback only, for loads outside a driven execution (see [`Dispatch`]): how
+/// long a batch stays open after the last key joined it.
 const QUIET: Duration = Duration::from_millis(2);
-/// Longest a batch waits for more keys, however steadily they arrive.
+/// Fallback only: longest a batch waits for more keys, however steadily they arrive.
 const MAX_WAIT: Duration = Duration::from_millis(25);
 
 type BatchResult<K, V> = Result<Arc<HashMap<K, V>>, LoadError>;
@@ -57,10 +58,150 @@ type Batch<K, V> = Shared<BoxFuture<'static, BatchResult<K, V>>>;
 type FetchFn<K, V> =
     Arc<dyn Fn(Vec<K>) -> BoxFuture<'static, Result<HashMap<K, V>, LoadError>> + Send + Sync>;
 
-/// Per-request batching for one key type: collects keys while they keep
-/// arriving, sends one upstream call per batch, and remembers every key's batch
-/// for the rest of the request, so a key asked again (or while its batch is in
-/// flight) never costs another call.
+/// When the batches of one request go out.
+///
+/// A GraphQL execution is one future: every resolver of the request is polled
+/// inside it. [`Dispatch::drive`] wraps it and sends the open batches only when the
+/// whole execution is stuck — polled to `Pending` without waking itself — *and* no
+/// upstream call of the request is in flight (no batch, no tracked list call).
+/// At that point every key the data can produce without another upstream answer
+/// has been asked for, so each wave of the query is one call per resource,
+/// whatever the machine's load: the number of calls depends on the data alone.
+/// Batches opened outside a driven execution fall back to a quiet-time window.
+pub(crate) struct Dispatch {
+    /// Set while an execution is driven; then no timer ever sends a batch.
+    driving: AtomicBool,
+    /// Two executions shared these loaders at once (several subscriptions on one
+    /// connection): the timer sends batches again, as the driver cannot see both.
+    shared: AtomicBool,
+    /// Upstream calls of this request under way.
+    in_flight: AtomicUsize,
+    /// Set by any wake-up of the driven execution.
+    woken: AtomicBool,
+    /// The task driving the execution.
+    driver: AtomicWaker,
+    /// Every batcher of the request, to send their open batches.
+    senders: Mutex<Vec<Arc<dyn SendOpen>>>,
+}
+
+impl std::task::Wake for Dispatch {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref()
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        self.driver.wake();
+    }
+}
+
+trait SendOpen: Send + Sync {
+    /// Send the open batch, if any; true when one was sent.
+    fn send_open(&self) -> bool;
+}
+
+/// Counts an upstream call as in flight until dropped, then wakes the driver.
+struct InFlight(Arc<Dispatch>);
+
+impl InFlight {
+    fn start(d: &Arc<Dispatch>) -> Self {
+        d.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(d.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        std::task::Wake::wake_by_ref(&self.0);
+    }
+}
+
+impl Dispatch {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            driving: AtomicBool::new(false),
+            shared: AtomicBool::new(false),
+            in_flight: AtomicUsize::new(0),
+            woken: AtomicBool::new(false),
+            driver: AtomicWaker::new(),
+            senders: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn register(&self, s: Arc<dyn SendOpen>) {
+        self.senders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(s);
+    }
+
+    fn is_driven(&self) -> bool {
+        self.driving.load(Ordering::SeqCst) && !self.shared.load(Ordering::SeqCst)
+    }
+
+    /// Run `fut` (a GraphQL execution), sending batches whenever it can make no
+    /// progress without them.
+    pub async fn drive<F: Future>(self: &Arc<Self>, fut: F) -> F::Output {
+        if self
+            .driving
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            self.shared.store(true, Ordering::SeqCst);
+            return fut.await;
+        }
+        struct Driving<'a>(&'a Dispatch);
+        impl Drop for Driving<'_> {
+            fn drop(&mut self) {
+                self.0.driving.store(false, Ordering::SeqCst);
+            }
+        }
+        let _driving = Driving(self);
+        // Out of tokio's cooperative budget: an exhausted budget makes tokio's
+        // primitives return `Pending` with a wake-up *deferred* past this poll,
+        // which would look like a stuck execution. (async-graphql's own yields
+        // wake at once, so they are seen.)
+        let mut fut = std::pin::pin!(tokio::task::unconstrained(fut));
+        let waker = std::task::Waker::from(self.clone());
+        std::future::poll_fn(|cx| {
+            self.driver.register(cx.waker());
+            self.woken.store(false, Ordering::SeqCst);
+            let mut inner = std::task::Context::from_waker(&waker);
+            if let Poll::Ready(out) = fut.as_mut().poll(&mut inner) {
+                return Poll::Ready(out);
+            }
+            // In-flight first: a call finishing sets `woken` before it stops
+            // counting, so seeing none in flight and no wake-up means every
+            // answer so far has been handled.
+            if self.in_flight.load(Ordering::SeqCst) > 0 || self.woken.load(Ordering::SeqCst) {
+                return Poll::Pending;
+            }
+            let senders: Vec<Arc<dyn SendOpen>> = self
+                .senders
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            for s in senders {
+                s.send_open();
+            }
+            // Sent batches wake the execution when they answer.
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Count a non-batched upstream call (a list page) as in flight, so no batch
+    /// goes out while its answer could still add keys.
+    pub async fn track<T>(self: &Arc<Self>, call: impl Future<Output = T>) -> T {
+        let _in_flight = InFlight::start(self);
+        call.await
+    }
+}
+
+/// Per-request batching for one key type: collects keys until the request's
+/// [`Dispatch`] sends them, makes one upstream call per batch, and remembers every
+/// key's batch for the rest of the request, so a key asked again (or while its
+/// batch is in flight) never costs another call.
 pub(crate) struct Batcher<K, V> {
     inner: Arc<BatcherInner<K, V>>,
 }
@@ -69,6 +210,7 @@ struct BatcherInner<K, V> {
     platform: Platform,
     fetch: FetchFn<K, V>,
     max_batch: usize,
+    dispatch: Arc<Dispatch>,
     // A std mutex: held for a few map operations, never across an await.
     state: Mutex<BatchState<K, V>>,
 }
@@ -83,9 +225,49 @@ struct OpenBatch<K, V> {
     id: u64,
     keys: Vec<K>,
     batch: Batch<K, V>,
-    send: tokio::sync::oneshot::Sender<Vec<K>>,
+    answer: tokio::sync::oneshot::Sender<Result<HashMap<K, V>, LoadError>>,
     first: Instant,
     last: Instant,
+}
+
+impl<K, V> SendOpen for BatcherInner<K, V>
+where
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn send_open(&self) -> bool {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        self.close(&mut st)
+    }
+}
+
+impl<K, V> BatcherInner<K, V>
+where
+    K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Send the open batch: its call runs as a task of its own, so it finishes
+    /// (and stops counting as in flight) even if every caller waiting on it is
+    /// dropped.
+    fn close(&self, st: &mut BatchState<K, V>) -> bool {
+        let Some(open) = st.open.take() else {
+            return false;
+        };
+        let in_flight = InFlight::start(&self.dispatch);
+        let call = (self.fetch)(open.keys);
+        // The call runs in a task of its own but belongs to the request's trace.
+        let span = tracing::Span::current();
+        tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                let answer = call.await;
+                // Answer before `in_flight` drops: see `Dispatch::drive`.
+                let _ = open.answer.send(answer);
+                drop(in_flight);
+            },
+            span,
+        ));
+        true
+    }
 }
 
 impl<K, V> Batcher<K, V>
@@ -93,19 +275,25 @@ where
     K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    fn new(platform: Platform, max_batch: usize, fetch: FetchFn<K, V>) -> Self {
-        Self {
-            inner: Arc::new(BatcherInner {
-                platform,
-                fetch,
-                max_batch,
-                state: Mutex::new(BatchState {
-                    known: HashMap::new(),
-                    open: None,
-                    next_id: 0,
-                }),
+    fn new(
+        platform: Platform,
+        max_batch: usize,
+        dispatch: &Arc<Dispatch>,
+        fetch: FetchFn<K, V>,
+    ) -> Self {
+        let inner = Arc::new(BatcherInner {
+            platform,
+            fetch,
+            max_batch,
+            dispatch: dispatch.clone(),
+            state: Mutex::new(BatchState {
+                known: HashMap::new(),
+                open: None,
+                next_id: 0,
             }),
-        }
+        });
+        dispatch.register(inner.clone());
+        Self { inner }
     }
 
     pub async fn load_one(&self, key: K) -> Result<Option<V>, LoadError> {
@@ -119,8 +307,7 @@ where
         let keys: Vec<K> = keys.into_iter().collect();
         let mut batches: Vec<Batch<K, V>> = Vec::new();
         {
-            let inner = &self.inner;
-            let mut st = inner.state.lock().unwrap_or_else(|e| e.into_inner());
+            let mut st = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
             for k in &keys {
                 let batch = match st.known.get(k) {
                     Some(b) => b.clone(),
@@ -162,29 +349,28 @@ where
 
     /// Add a key to the open batch (opening one if needed); returns that batch.
     fn join_open(&self, st: &mut BatchState<K, V>, key: K) -> Batch<K, V> {
+        let inner = &self.inner;
         let now = Instant::now();
         if let Some(open) = st.open.as_mut() {
             open.keys.push(key);
             open.last = now;
             let batch = open.batch.clone();
-            if open.keys.len() >= self.inner.max_batch {
-                close(st);
+            if open.keys.len() >= inner.max_batch {
+                inner.close(st);
             }
             return batch;
         }
-        let (send, receive) = tokio::sync::oneshot::channel::<Vec<K>>();
-        let fetch = self.inner.fetch.clone();
-        let platform = self.inner.platform;
-        // Lazy: runs in whichever caller awaits it first, once the keys are sent.
+        let (answer, receive) = tokio::sync::oneshot::channel::<Result<HashMap<K, V>, LoadError>>();
+        let platform = inner.platform;
         let batch: Batch<K, V> = async move {
-            let keys = receive.await.map_err(|_| {
-                Arc::new(UpstreamError::Decode {
+            match receive.await {
+                Ok(answer) => answer.map(Arc::new),
+                Err(_) => Err(Arc::new(UpstreamError::Decode {
                     platform,
                     operation: "batch",
-                    detail: "the batch was dropped before it was sent".into(),
-                })
-            })?;
-            fetch(keys).await.map(Arc::new)
+                    detail: "the batch was dropped before it was answered".into(),
+                })),
+            }
         }
         .boxed()
         .shared();
@@ -194,36 +380,33 @@ where
             id,
             keys: vec![key],
             batch: batch.clone(),
-            send,
+            answer,
             first: now,
             last: now,
         });
-        if self.inner.max_batch <= 1 {
-            close(st);
+        if inner.max_batch <= 1 {
+            inner.close(st);
             return batch;
         }
-        // Send the batch once no key has joined it for `QUIET`.
-        let inner = self.inner.clone();
+        if inner.dispatch.is_driven() {
+            return batch;
+        }
+        // Not driven: send the batch once no key has joined it for `QUIET`.
+        let inner = inner.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(QUIET).await;
                 let mut st = inner.state.lock().unwrap_or_else(|e| e.into_inner());
                 let Some(open) = st.open.as_ref().filter(|o| o.id == id) else {
-                    return; // already sent because it was full
+                    return; // already sent
                 };
                 if open.last.elapsed() >= QUIET || open.first.elapsed() >= MAX_WAIT {
-                    close(&mut st);
+                    inner.close(&mut st);
                     return;
                 }
             }
         });
         batch
-    }
-}
-
-fn close<K, V>(st: &mut BatchState<K, V>) {
-    if let Some(open) = st.open.take() {
-        let _ = open.send.send(open.keys);
     }
 }
 
@@ -265,26 +448,99 @@ pub(crate) trait Keyed<K> {
     fn batcher(&self) -> &Batcher<K, Self::Value>;
 }
 
+/// How a loader key names its cache entry (the id part of the key).
+pub(crate) trait CacheId {
+    fn cache_id(&self) -> String;
+}
+
+macro_rules! cache_ids {
+    (ids: $($id:ty),*; relations: $($rel:ident),*) => {
+        $(impl CacheId for $id {
+            fn cache_id(&self) -> String {
+                self.to_string()
+            }
+        })*
+        $(impl CacheId for $rel {
+            fn cache_id(&self) -> String {
+                self.0.to_string()
+            }
+        })*
+    };
+}
+
+cache_ids!(
+    ids: PartnerId, IssueId, TgDocumentId, TransactionId, CaseId, EvidenceId;
+    relations: DocsOfIssue, MessagesOfIssue, IssuesOfTransaction, EvidenceOfCase,
+        EvidenceOfDocument, TasksOfCase, NotesOfCase, HistoryOfCase, ResolutionOfCase,
+        CasesOfTransaction
+);
+
+/// A batch call that first looks in the entity cache (when it is on) and asks
+/// the platform only for the misses.
+fn cached<K, V, Fut>(
+    cache: &Arc<EntityCache>,
+    platform: Platform,
+    kind: &'static str,
+    class: &'static str,
+    fetch: impl Fn(Vec<K>) -> Fut + Send + Sync + 'static,
+) -> FetchFn<K, V>
+where
+    K: CacheId + std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    V: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+    Fut: Future<Output = Result<HashMap<K, V>, LoadError>> + Send + 'static,
+{
+    let cache = cache.clone();
+    let fetch = Arc::new(fetch);
+    Arc::new(move |keys: Vec<K>| {
+        let (cache, fetch) = (cache.clone(), fetch.clone());
+        async move {
+            if !cache.is_on() {
+                return fetch(keys).await;
+            }
+            let by_id: HashMap<String, K> = keys.into_iter().map(|k| (k.cache_id(), k)).collect();
+            let ids: Vec<String> = by_id.keys().cloned().collect();
+            let wanted = by_id.clone();
+            let found = cache
+                .load(platform, kind, class, ids, move |ids| {
+                    let keys: Vec<K> = ids.iter().filter_map(|i| wanted.get(i).cloned()).collect();
+                    let call = fetch(keys);
+                    async move {
+                        call.await.map(|m| {
+                            m.into_iter()
+                                .map(|(k, v)| (k.cache_id(), v))
+                                .collect::<HashMap<_, _>>()
+                        })
+                    }
+                })
+                .await?;
+            Ok(found
+                .into_iter()
+                .filter_map(|(id, v)| by_id.get(&id).map(|k| (k.clone(), v)))
+                .collect())
+        }
+        .boxed()
+    })
+}
+
 macro_rules! loaders {
     ($loader:ident($conn:ty, $platform:expr, $max:expr) {
-        $($field:ident: $key:ty => $value:ty = |$client:ident, $keys:ident| $body:expr;)*
+        $($field:ident: $key:ty => $value:ty as $kind:literal, $class:literal = |$client:ident, $keys:ident| $body:expr;)*
     }) => {
         pub(crate) struct $loader {
             $($field: Batcher<$key, $value>,)*
         }
 
         impl $loader {
-            fn new(client: Arc<$conn>) -> Self {
+            fn new(client: Arc<$conn>, dispatch: &Arc<Dispatch>, cache: &Arc<EntityCache>) -> Self {
                 Self {
-                    $($field: Batcher::new($platform, $max, {
+                    $($field: Batcher::new($platform, $max, dispatch, {
                         let client = client.clone();
-                        Arc::new(move |keys: Vec<$key>| {
+                        cached(cache, $platform, $kind, $class, move |keys: Vec<$key>| {
                             let $client = client.clone();
                             async move {
                                 let $keys = &keys[..];
                                 $body.map_err(Arc::new)
                             }
-                            .boxed()
                         })
                     }),)*
                 }
@@ -334,15 +590,15 @@ macro_rules! loaders {
 }
 
 loaders!(TgLoader(dyn TradingGrid, Platform::TradingGrid, trading_grid::MAX_IDS) {
-    partners: PartnerId => Partner = |tg, keys| tg
+    partners: PartnerId => Partner as "partner", "record" = |tg, keys| tg
         .partners(keys)
         .await
         .map(|v| by_key(v, |p| p.id.clone()));
-    issues: IssueId => Issue = |tg, keys| tg
+    issues: IssueId => Issue as "issue", "record" = |tg, keys| tg
         .issues(keys)
         .await
         .map(|v| by_key(v, |i| i.id.clone()));
-    documents: TgDocumentId => Document = |tg, keys| tg
+    documents: TgDocumentId => Document as "document", "record" = |tg, keys| tg
         .documents(keys)
         .await
         .map(|v| v
@@ -352,23 +608,23 @@ loaders!(TgLoader(dyn TradingGrid, Platform::TradingGrid, trading_grid::MAX_IDS)
                 DocumentId::CoreCase(_) => None,
             })
             .collect());
-    transactions: TransactionId => Transaction = |tg, keys| tg
+    transactions: TransactionId => Transaction as "transaction", "record" = |tg, keys| tg
         .transactions(keys)
         .await
         .map(|v| by_key(v, |t| t.id.clone()));
-    docs_of_issue: DocsOfIssue => Vec<Document> = |tg, keys| {
+    docs_of_issue: DocsOfIssue => Vec<Document> as "issue-documents", "relation" = |tg, keys| {
         let ids: Vec<IssueId> = keys.iter().map(|k| k.0.clone()).collect();
         tg.documents_of(&ids)
             .await
             .map(|v| grouped(keys, v, |d| d.issue_id.iter().cloned().collect(), DocsOfIssue))
     };
-    messages_of_issue: MessagesOfIssue => Vec<Message> = |tg, keys| {
+    messages_of_issue: MessagesOfIssue => Vec<Message> as "issue-messages", "relation" = |tg, keys| {
         let ids: Vec<IssueId> = keys.iter().map(|k| k.0.clone()).collect();
         tg.messages_of(&ids)
             .await
             .map(|v| grouped(keys, v, |m| vec![m.issue_id.clone()], MessagesOfIssue))
     };
-    issues_of_transaction: IssuesOfTransaction => Vec<Issue> = |tg, keys| {
+    issues_of_transaction: IssuesOfTransaction => Vec<Issue> as "transaction-issues", "relation" = |tg, keys| {
         let ids: Vec<TransactionId> = keys.iter().map(|k| k.0.clone()).collect();
         tg.issues_by_transactions(&ids)
             .await
@@ -377,51 +633,51 @@ loaders!(TgLoader(dyn TradingGrid, Platform::TradingGrid, trading_grid::MAX_IDS)
 });
 
 loaders!(CcLoader(dyn CoreCase, Platform::CoreCase, core_case::MAX_IDS) {
-    cases: CaseId => Case = |cc, keys| cc
+    cases: CaseId => Case as "case", "record" = |cc, keys| cc
         .cases(keys)
         .await
         .map(|v| by_key(v, |c| c.id.clone()));
-    evidence: EvidenceId => Evidence = |cc, keys| cc
+    evidence: EvidenceId => Evidence as "evidence", "record" = |cc, keys| cc
         .evidence(keys)
         .await
         .map(|v| by_key(v, |e| e.id.clone()));
-    evidence_of_case: EvidenceOfCase => Vec<Evidence> = |cc, keys| {
+    evidence_of_case: EvidenceOfCase => Vec<Evidence> as "case-evidence", "relation" = |cc, keys| {
         let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
         cc.evidence_of(&ids)
             .await
             .map(|v| grouped(keys, v, |e| vec![e.case_id.clone()], EvidenceOfCase))
     };
-    evidence_of_document: EvidenceOfDocument => Vec<Evidence> = |cc, keys| {
+    evidence_of_document: EvidenceOfDocument => Vec<Evidence> as "document-evidence", "relation" = |cc, keys| {
         let ids: Vec<TgDocumentId> = keys.iter().map(|k| k.0.clone()).collect();
         cc.evidence_by_source(&ids)
             .await
             .map(|v| grouped(keys, v, |e| e.source.iter().cloned().collect(), EvidenceOfDocument))
     };
-    tasks_of_case: TasksOfCase => Vec<Task> = |cc, keys| {
+    tasks_of_case: TasksOfCase => Vec<Task> as "case-tasks", "relation" = |cc, keys| {
         let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
         cc.tasks_of(&ids)
             .await
             .map(|v| grouped(keys, v, |t| vec![t.case_id.clone()], TasksOfCase))
     };
-    notes_of_case: NotesOfCase => Vec<Note> = |cc, keys| {
+    notes_of_case: NotesOfCase => Vec<Note> as "case-notes", "relation" = |cc, keys| {
         let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
         cc.notes_of(&ids)
             .await
             .map(|v| grouped(keys, v, |n| vec![n.case_id.clone()], NotesOfCase))
     };
-    history_of_case: HistoryOfCase => Vec<HistoryEntry> = |cc, keys| {
+    history_of_case: HistoryOfCase => Vec<HistoryEntry> as "case-history", "relation" = |cc, keys| {
         let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
         cc.history_of(&ids)
             .await
             .map(|v| grouped(keys, v, |h| vec![h.case_id.clone()], HistoryOfCase))
     };
-    resolution_of_case: ResolutionOfCase => Resolution = |cc, keys| {
+    resolution_of_case: ResolutionOfCase => Resolution as "case-resolution", "relation" = |cc, keys| {
         let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
         cc.resolutions_of(&ids)
             .await
             .map(|v| by_key(v, |r| ResolutionOfCase(r.case_id.clone())))
     };
-    cases_of_transaction: CasesOfTransaction => Vec<Case> = |cc, keys| {
+    cases_of_transaction: CasesOfTransaction => Vec<Case> as "transaction-cases", "relation" = |cc, keys| {
         let ids: Vec<TransactionId> = keys.iter().map(|k| k.0.clone()).collect();
         cc.cases_by_transactions(&ids)
             .await
@@ -429,18 +685,49 @@ loaders!(CcLoader(dyn CoreCase, Platform::CoreCase, core_case::MAX_IDS) {
     };
 });
 
+/// Drives every execution (query, mutation, subscription event) with its
+/// request's [`Dispatch`], so batches go out per wave instead of per time window.
+pub(crate) struct PlannedBatching;
+
+impl async_graphql::extensions::ExtensionFactory for PlannedBatching {
+    fn create(&self) -> Arc<dyn async_graphql::extensions::Extension> {
+        Arc::new(PlannedBatching)
+    }
+}
+
+#[async_trait::async_trait]
+impl async_graphql::extensions::Extension for PlannedBatching {
+    async fn execute(
+        &self,
+        ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: async_graphql::extensions::NextExecute<'_>,
+    ) -> async_graphql::Response {
+        match ctx.data_opt::<super::RequestScope>() {
+            Some(scope) => {
+                let dispatch = scope.loaders.dispatch.clone();
+                dispatch.drive(next.run(ctx, operation_name)).await
+            }
+            None => next.run(ctx, operation_name).await,
+        }
+    }
+}
+
 /// The loaders of one request. Built fresh per request so nothing one caller
 /// loaded is ever served to another.
 pub(crate) struct Loaders {
     pub tg: TgLoader,
     pub cc: CcLoader,
+    pub dispatch: Arc<Dispatch>,
 }
 
 impl Loaders {
-    pub fn new(tg: Arc<dyn TradingGrid>, cc: Arc<dyn CoreCase>) -> Self {
+    pub fn new(tg: Arc<dyn TradingGrid>, cc: Arc<dyn CoreCase>, cache: &Arc<EntityCache>) -> Self {
+        let dispatch = Dispatch::new();
         Self {
-            tg: TgLoader::new(tg),
-            cc: CcLoader::new(cc),
+            tg: TgLoader::new(tg, &dispatch, cache),
+            cc: CcLoader::new(cc, &dispatch, cache),
+            dispatch,
         }
     }
 }
@@ -470,32 +757,97 @@ mod tests {
             .boxed()
         });
         (
-            Batcher::new(Platform::TradingGrid, max, fetch),
+            Batcher::new(Platform::TradingGrid, max, &Dispatch::new(), fetch),
             calls,
             keys_fetched,
         )
     }
 
+    /// Give way once, waking at once (as async-graphql's list resolution does).
+    async fn yield_now() {
+        let mut yielded = false;
+        std::future::poll_fn(|cx| {
+            if yielded {
+                return Poll::Ready(());
+            }
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        })
+        .await
+    }
+
     #[tokio::test]
-    async fn keys_arriving_over_several_turns_go_out_in_one_call() {
+    async fn a_driven_wave_goes_out_in_one_call_however_slow_the_turns() {
         let (_open, gate) = tokio::sync::watch::channel(true);
         let (b, calls, _) = counting(100, gate);
-        let b = Arc::new(b);
-        let mut tasks = Vec::new();
-        for k in 0..50u32 {
-            let b = b.clone();
-            tasks.push(tokio::spawn(async move { b.load_one(k).await }));
-            // A slow executor: between turns it works (blocking this thread) for
-            // less than the quiet window, but the whole run takes several windows.
-            if k % 10 == 9 {
-                std::thread::sleep(Duration::from_micros(1500));
-                tokio::task::yield_now().await;
-            }
-        }
-        for (k, t) in tasks.into_iter().enumerate() {
-            assert_eq!(t.await.unwrap().unwrap(), Some(k as u32 * 10));
+        let dispatch = b.inner.dispatch.clone();
+        let out = dispatch
+            .drive(futures::future::join_all((0..50u32).map(|k| {
+                let b = &b;
+                async move {
+                    // A busy executor: keys arrive over many turns, far apart.
+                    for _ in 0..k % 7 {
+                        yield_now().await;
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                    b.load_one(k).await
+                }
+            })))
+            .await;
+        for (k, v) in out.into_iter().enumerate() {
+            assert_eq!(v.unwrap(), Some(k as u32 * 10));
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn no_batch_goes_out_while_a_tracked_call_can_still_add_keys() {
+        let (_open, gate) = tokio::sync::watch::channel(true);
+        let (b, calls, keys) = counting(100, gate);
+        let dispatch = b.inner.dispatch.clone();
+        let (list_done, list_wait) = tokio::sync::oneshot::channel::<Vec<u32>>();
+        let out = dispatch
+            .drive(async {
+                // One branch asks for keys at once; another only once its list
+                // page (answered from outside, later) is in.
+                let early = async { b.load_many([1, 2]).await };
+                let late = async {
+                    let ids = dispatch.track(list_wait).await.unwrap_or_default();
+                    b.load_many(ids).await
+                };
+                let answer = async {
+                    for _ in 0..20 {
+                        yield_now().await;
+                    }
+                    let _ = list_done.send(vec![2, 3, 4]);
+                };
+                let (e, l, ()) = futures::join!(early, late, answer);
+                (e.unwrap().len(), l.unwrap().len())
+            })
+            .await;
+        assert_eq!(out, (2, 3));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(keys.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test]
+    async fn each_wave_of_a_driven_execution_is_one_call() {
+        let (_open, gate) = tokio::sync::watch::channel(true);
+        let (b, calls, _) = counting(100, gate);
+        let dispatch = b.inner.dispatch.clone();
+        let total = dispatch
+            .drive(futures::future::join_all((0..10u32).map(|k| {
+                let b = &b;
+                async move {
+                    let first = b.load_one(k).await.unwrap().unwrap_or_default();
+                    // The second wave's keys depend on the first wave's answers.
+                    b.load_one(first + 1).await.unwrap().unwrap_or_default()
+                }
+            })))
+            .await;
+        assert_eq!(total.len(), 10);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

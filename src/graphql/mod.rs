@@ -8,6 +8,7 @@ mod fetch;
 pub(crate) mod limits;
 mod loaders;
 mod mutation;
+mod persisted;
 mod query;
 mod subscription;
 mod types;
@@ -22,6 +23,7 @@ use crate::upstream::{CoreCase, TradingGrid};
 
 pub(crate) use loaders::Loaders;
 pub use mutation::Mutation;
+pub(crate) use persisted::ViaGet;
 pub use query::Query;
 pub(crate) use subscription::ResumeAfter;
 pub use subscription::Subscription;
@@ -36,6 +38,8 @@ pub(crate) struct Services {
     pub public_url: String,
     pub max_page_size: usize,
     pub workflows: Arc<crate::workflows::Workflows>,
+    /// Upstream records shared across requests (policy still runs on every read).
+    pub cache: Arc<crate::cache::EntityCache>,
 }
 
 /// What one request carries: who asks, and its own loaders.
@@ -48,7 +52,7 @@ impl RequestScope {
     pub fn new(principal: Principal, services: &Services) -> Self {
         Self {
             principal,
-            loaders: Loaders::new(services.tg.clone(), services.cc.clone()),
+            loaders: Loaders::new(services.tg.clone(), services.cc.clone(), &services.cache),
         }
     }
 }
@@ -94,9 +98,13 @@ fn federated() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
 /// runs; `introspection` off also turns off "did you mean" suggestions, which
 /// would otherwise leak the schema field by field.
 pub(crate) fn build(services: Services, limits: &Limits, introspection: bool) -> GatewaySchema {
+    let cache = services.cache.clone();
     let builder = federated()
+        // Persisted queries first: the other checks see the query they stand for.
+        .extension(persisted::PersistedQueries(cache))
         .extension(crate::telemetry::OperationSpans)
         .data(services)
+        .extension(loaders::PlannedBatching)
         .extension(limits::LimitsGuard {
             limits: limits.into(),
             introspection,

@@ -11,7 +11,7 @@ use super::{fetch, scope, services};
 use crate::auth::{policy, Role};
 use crate::domain::{
     self, CaseFilter, CaseId, CaseStatus, DocumentId, InvalidId, IssueFilter, IssueId, NodeId,
-    PartnerId, ResolutionFilter, TransactionFilter, TransactionId,
+    PartnerId, Platform, ResolutionFilter, TransactionFilter, TransactionId,
 };
 
 type Result<T> = async_graphql::Result<T>;
@@ -55,6 +55,21 @@ fn list_cost(first: Option<i32>, child_complexity: usize) -> usize {
     (first.unwrap_or(20).clamp(1, 100) as usize).saturating_mul(child_complexity.max(1))
 }
 
+/// A list page's upstream call, counted as in flight so no batch of the request
+/// goes out before its items have asked for their keys.
+fn track<'a, T: 'a>(
+    ctx: &Context<'a>,
+    call: impl std::future::Future<Output = T> + 'a,
+) -> Result<impl std::future::Future<Output = T> + 'a> {
+    let dispatch = scope(ctx)?.loaders.dispatch.clone();
+    Ok(async move { dispatch.track(call).await })
+}
+
+/// Which partner's cached lists a list page belongs to (evicted together).
+fn list_scope(partner: Option<&PartnerId>) -> String {
+    partner.map_or_else(|| "all".to_owned(), |p| p.to_string())
+}
+
 fn page_args(ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> Result<PageArgs> {
     PageArgs::parse(first, after, services(ctx)?.max_page_size)
 }
@@ -76,11 +91,15 @@ pub(crate) async fn partner_issues(
         created_before: f.created_before,
     };
     let svc = services(ctx)?;
-    let page = svc
-        .tg
-        .list_issues(&filter, args.request(svc.max_page_size))
-        .await
-        .map_err(|e| upstream(&e))?;
+    let req = args.request(svc.max_page_size);
+    let list = svc.cache.page(
+        Platform::TradingGrid,
+        "issue-list",
+        list_scope(filter.partner_id.as_ref()),
+        format!("{filter:?}{req:?}"),
+        svc.tg.list_issues(&filter, req.clone()),
+    );
+    let page = track(ctx, list)?.await.map_err(|e| upstream(&e))?;
     let principal = &scope(ctx)?.principal;
     Ok(args.connection(page, |i| {
         policy::can_see_partner(principal, &i.partner_id).then_some(PartnerIssue(i))
@@ -126,11 +145,15 @@ pub(crate) async fn cases(
         updated_after: None,
     };
     let svc = services(ctx)?;
-    let page = svc
-        .cc
-        .list_cases(&filter, args.request(svc.max_page_size))
-        .await
-        .map_err(|e| upstream(&e))?;
+    let req = args.request(svc.max_page_size);
+    let list = svc.cache.page(
+        Platform::CoreCase,
+        "case-list",
+        list_scope(filter.partner_id.as_ref()),
+        format!("{filter:?}{req:?}"),
+        svc.cc.list_cases(&filter, req.clone()),
+    );
+    let page = track(ctx, list)?.await.map_err(|e| upstream(&e))?;
     Ok(args.connection(page, |c| {
         policy::can_see_partner(principal, &c.partner_id).then_some(Case(c))
     }))
@@ -153,11 +176,15 @@ pub(crate) async fn transactions(
         updated_after: None,
     };
     let svc = services(ctx)?;
-    let page = svc
-        .tg
-        .list_transactions(&filter, args.request(svc.max_page_size))
-        .await
-        .map_err(|e| upstream(&e))?;
+    let req = args.request(svc.max_page_size);
+    let list = svc.cache.page(
+        Platform::TradingGrid,
+        "transaction-list",
+        list_scope(filter.partner_id.as_ref()),
+        format!("{filter:?}{req:?}"),
+        svc.tg.list_transactions(&filter, req.clone()),
+    );
+    let page = track(ctx, list)?.await.map_err(|e| upstream(&e))?;
     let principal = &scope(ctx)?.principal;
     Ok(args.connection(page, |t| {
         policy::can_see_partner(principal, &t.partner_id).then_some(Transaction(t))
@@ -282,11 +309,15 @@ impl Query {
             return Ok(conn);
         }
         let svc = services(ctx)?;
-        let page = svc
-            .tg
-            .list_partners(args.request(svc.max_page_size))
-            .await
-            .map_err(|e| upstream(&e))?;
+        let req = args.request(svc.max_page_size);
+        let list = svc.cache.page(
+            Platform::TradingGrid,
+            "partner-list",
+            "all".to_owned(),
+            format!("{req:?}"),
+            svc.tg.list_partners(req.clone()),
+        );
+        let page = track(ctx, list)?.await.map_err(|e| upstream(&e))?;
         Ok(args.connection(page, |p| Some(TradingPartner(p))))
     }
 
@@ -315,11 +346,15 @@ impl Query {
             partner_id: s.principal.partner().cloned(),
             shared_only: !internal,
         };
-        let page = svc
-            .cc
-            .search_resolutions(&filter, args.request(svc.max_page_size))
-            .await
-            .map_err(|e| upstream(&e))?;
+        let req = args.request(svc.max_page_size);
+        let list = svc.cache.page(
+            Platform::CoreCase,
+            "resolution-search",
+            list_scope(filter.partner_id.as_ref()),
+            format!("{filter:?}{req:?}"),
+            svc.cc.search_resolutions(&filter, req.clone()),
+        );
+        let page = track(ctx, list)?.await.map_err(|e| upstream(&e))?;
         // Resolutions do not name their partner; their cases do.
         let visible_cases: std::collections::HashSet<CaseId> = if internal {
             Default::default()

@@ -86,7 +86,11 @@ async fn execute(
         );
     }
     let scope = RequestScope::new(principal, services);
-    let mut response = state.schema.execute(request.data(scope)).await;
+    let mut request = request.data(scope);
+    if via_get {
+        request = request.data(crate::graphql::ViaGet);
+    }
+    let mut response = state.schema.execute(request).await;
     // Errors without a path are about the request itself (unparsable, invalid);
     // a failing upstream under a non-null root field is not the client's fault.
     let request_error = response.data == Value::Null

@@ -53,6 +53,7 @@ pub(crate) struct AppState {
     pub stream: crate::config::StreamConfig,
     /// Sample tokens, in sandbox mode only.
     pub sandbox: Option<Arc<portal::Sandbox>>,
+    pub cache: Arc<crate::cache::EntityCache>,
 }
 
 /// Every route (`/metrics` only when `public_metrics`; otherwise it is served by

@@ -128,6 +128,8 @@ pub(crate) async fn receive(
             );
         }
     };
+    // Before the acknowledgement: no read after it sees what the event changed.
+    state.cache.evict_for_event(&event).await;
     // On a task of its own: a sender that gives up waiting must not cut the
     // workflow off between two upstream writes.
     let rules = state.rules.clone();

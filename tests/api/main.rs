@@ -1,6 +1,7 @@
 //! Black-box tests: both simulators and the gateway on port 0, spoken to over HTTP.
 
 mod auth;
+mod cache;
 mod converge;
 mod documents;
 mod errors;

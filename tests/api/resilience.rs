@@ -71,8 +71,11 @@ fn codes_and_platforms(body: &Value) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_platform_failing_every_call_is_not_called_while_its_circuit_is_open() {
-    let app =
-        spawn_app_with(&[("GRIDCASE_TRADING_GRID_BREAKER_OPEN_MS", "600000".to_owned())]).await;
+    let app = spawn_app_with(&[
+        ("GRIDCASE_TRADING_GRID_BREAKER_OPEN_MS", "600000".to_owned()),
+        ("GRIDCASE_CACHE", "off".to_owned()),
+    ])
+    .await;
     app.set_faults(Platform::TradingGrid, json!({ "error_rate": 1.0 }))
         .await;
     trip_trading_grid(&app).await;
@@ -111,7 +114,11 @@ async fn a_platform_failing_every_call_is_not_called_while_its_circuit_is_open()
 
 #[tokio::test]
 async fn a_recovered_platform_closes_its_circuit_after_a_probe() {
-    let app = spawn_app_with(&[("GRIDCASE_UPSTREAM_BREAKER_OPEN_MS", "200".to_owned())]).await;
+    let app = spawn_app_with(&[
+        ("GRIDCASE_UPSTREAM_BREAKER_OPEN_MS", "200".to_owned()),
+        ("GRIDCASE_CACHE", "off".to_owned()),
+    ])
+    .await;
     app.set_faults(Platform::TradingGrid, json!({ "error_rate": 1.0 }))
         .await;
     trip_trading_grid(&app).await;
@@ -136,7 +143,11 @@ async fn a_recovered_platform_closes_its_circuit_after_a_probe() {
 #[tokio::test]
 async fn with_30_percent_upstream_errors_the_dashboard_answers_fully_and_retries_stay_within_budget(
 ) {
-    let app = spawn_app_with(&[("GRIDCASE_UPSTREAM_RETRIES", "10".to_owned())]).await;
+    let app = spawn_app_with(&[
+        ("GRIDCASE_UPSTREAM_RETRIES", "10".to_owned()),
+        ("GRIDCASE_CACHE", "off".to_owned()),
+    ])
+    .await;
     for p in [Platform::TradingGrid, Platform::CoreCase] {
         app.set_faults(p, json!({ "error_rate": 0.3 })).await;
     }
@@ -177,6 +188,7 @@ async fn with_30_percent_upstream_errors_the_dashboard_answers_fully_and_retries
 async fn a_slow_platform_holds_no_more_than_its_share_of_calls() {
     let app = spawn_app_with(&[
         ("GRIDCASE_TRADING_GRID_MAX_CONCURRENT", "1".to_owned()),
+        ("GRIDCASE_CACHE", "off".to_owned()),
         ("GRIDCASE_TRADING_GRID_QUEUE_TIMEOUT_MS", "10".to_owned()),
     ])
     .await;
@@ -226,7 +238,11 @@ async fn a_slow_platform_holds_no_more_than_its_share_of_calls() {
 
 #[tokio::test]
 async fn readiness_answers_at_once_when_a_platform_hangs() {
-    let app = spawn_app_with(&[("GRIDCASE_UPSTREAM_TIMEOUT_MS", "120000".to_owned())]).await;
+    let app = spawn_app_with(&[
+        ("GRIDCASE_UPSTREAM_TIMEOUT_MS", "120000".to_owned()),
+        ("GRIDCASE_CACHE", "off".to_owned()),
+    ])
+    .await;
     app.set_faults(Platform::TradingGrid, json!({ "latency_ms": 120000 }))
         .await;
     // A generous deadline: far above the probes' bound, far below the hang.

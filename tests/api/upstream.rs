@@ -90,7 +90,9 @@ async fn expiring_platform_tokens_are_renewed() {
     let cc = sim::start(Platform::CoreCase, loopback, short)
         .await
         .unwrap();
-    let (gateway, _stop) = start_gateway(&tg.base_url(), &cc.base_url(), &[]).await;
+    // Uncached, so every query reaches the platform with the current token.
+    let uncached = [("GRIDCASE_CACHE", "off".to_owned())];
+    let (gateway, _stop) = start_gateway(&tg.base_url(), &cc.base_url(), &uncached).await;
     let http = reqwest::Client::new();
 
     for _ in 0..3 {
