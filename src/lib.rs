@@ -10,11 +10,11 @@
 //! # Layout
 //!
 //! - `config`   — file + `GRIDCASE_*` env → validated [`Config`]
-//! - `auth`     — JWT verification, [`auth::Principal`], the policy table
+//! - `auth`     — JWT verification (secret, public key, JWKS), [`auth::Principal`], the record policy and the field table
 //! - `domain`   — ids that parse, enums, status → milestone, records; no I/O
 //! - `upstream` — Trading Grid and Core Case connectors: wire models, mapping, HTTP clients
-//! - `graphql`  — schema, query resolvers, types, loaders, errors
-//! - `http`     — router: `/graphql`, `/graphql/stream` (SSE), `/portal`, `/documents/{id}/content`, `/webhooks/{platform}`, `/healthz`, `/readyz`, `/metrics`
+//! - `graphql`  — schema, query resolvers, types, loaders, operation limits, persisted queries, errors
+//! - `http`     — accept loop (deadlines, connection caps, shutdown), guards (body bounds, CSRF), rate limits, WebSocket; router: `/graphql`, `/graphql/stream` (SSE), `/portal`, `/documents/{id}/content`, `/webhooks/{platform}`, `/healthz`, `/readyz`, `/metrics`
 //! - `metrics`  — Prometheus counters
 //! - `telemetry`— logs (text or JSON) and OpenTelemetry traces over OTLP
 //! - `workflows`— the use cases as idempotent step sequences; the outbox worker; the reconciler
