@@ -104,6 +104,10 @@ struct Args {
     role: Option<String>,
 }
 
+/// The allocator `gridcase` ships with, so the gateway measured here is the same.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     raise_fd_limit();
