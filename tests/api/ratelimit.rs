@@ -9,6 +9,7 @@ const ME: &str = "{ me { role partnerId } }";
 /// A small budget so a short loop exhausts it: 5 at once, then 1 per second.
 fn small_partner_budget() -> Vec<(&'static str, String)> {
     vec![
+        ("GRIDCASE_RATE_LIMIT_ENABLED", "true".to_owned()),
         ("GRIDCASE_RATE_LIMIT_PARTNER_PER_SECOND", "1".to_owned()),
         ("GRIDCASE_RATE_LIMIT_PARTNER_BURST", "5".to_owned()),
     ]
@@ -107,6 +108,7 @@ async fn switching_rate_limits_off_serves_every_request() {
 #[tokio::test]
 async fn each_webhook_source_has_its_own_budget_checked_before_the_signature() {
     let app = spawn_app_with(&[
+        ("GRIDCASE_RATE_LIMIT_ENABLED", "true".to_owned()),
         ("GRIDCASE_RATE_LIMIT_WEBHOOK_PER_SECOND", "1".to_owned()),
         ("GRIDCASE_RATE_LIMIT_WEBHOOK_BURST", "2".to_owned()),
     ])
