@@ -442,6 +442,33 @@ async fn connections_per_client_address_are_capped() {
     assert_eq!(resp.status(), 200);
 }
 
+#[tokio::test]
+async fn connections_in_total_are_capped() {
+    let app = spawn_app_with(&[
+        ("GRIDCASE_HTTP__MAX_CONNECTIONS", "2".into()),
+        ("GRIDCASE_HTTP__HEADER_TIMEOUT_MS", "20000".into()),
+    ])
+    .await;
+    let addr = app.url.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 12];
+        s.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"HTTP/1.1 200");
+        held.push(s);
+    }
+    let mut third = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let _ = third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await;
+    let answer = read_until_closed(&mut third).await;
+    assert!(answer.is_empty(), "a third connection was served: {answer}");
+}
+
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
