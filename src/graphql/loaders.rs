@@ -80,8 +80,10 @@ pub(crate) struct Dispatch {
     woken: AtomicBool,
     /// The task driving the execution.
     driver: AtomicWaker,
-    /// Every batcher of the request, to send their open batches.
-    senders: Mutex<Vec<Arc<dyn SendOpen>>>,
+    /// Every batcher of the request, to send their open batches. Weak: batchers
+    /// hold this dispatch, so strong references both ways would keep every
+    /// request's loaded records alive forever.
+    senders: Mutex<Vec<std::sync::Weak<dyn SendOpen>>>,
 }
 
 impl std::task::Wake for Dispatch {
@@ -132,7 +134,7 @@ impl Dispatch {
         self.senders
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(s);
+            .push(Arc::downgrade(&s));
     }
 
     fn is_driven(&self) -> bool {
@@ -180,7 +182,9 @@ impl Dispatch {
                 .senders
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .clone();
+                .iter()
+                .filter_map(std::sync::Weak::upgrade)
+                .collect();
             for s in senders {
                 s.send_open();
             }
