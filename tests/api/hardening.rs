@@ -399,18 +399,12 @@ async fn slow_headers_and_trickled_bodies_are_cut_off() {
     still_up(&app).await;
 }
 
-#[tokio::test]
-async fn connections_per_client_address_are_capped() {
-    let app = spawn_app_with(&[
-        ("GRIDCASE_HTTP__MAX_CONNECTIONS_PER_IP", "3".into()),
-        ("GRIDCASE_HTTP__HEADER_TIMEOUT_MS", "20000".into()),
-    ])
-    .await;
-    let addr = app.url.trim_start_matches("http://").to_owned();
+/// Open `n` connections that are each served one request (proof they were
+/// accepted), then one more: whether that one was served.
+async fn served_past(addr: &str, n: usize) -> (Vec<tokio::net::TcpStream>, String) {
     let mut held = Vec::new();
-    for _ in 0..3 {
-        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
-        // A complete request proves the connection was accepted and is served.
+    for _ in 0..n {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
         s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             .await
             .unwrap();
@@ -419,11 +413,23 @@ async fn connections_per_client_address_are_capped() {
         assert_eq!(&buf, b"HTTP/1.1 200");
         held.push(s);
     }
-    let mut fourth = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let _ = fourth
+    let mut extra = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _ = extra
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         .await;
-    let answer = read_until_closed(&mut fourth).await;
+    let answer = read_until_closed(&mut extra).await;
+    (held, answer)
+}
+
+#[tokio::test]
+async fn connections_per_client_address_are_capped() {
+    let app = spawn_app_with(&[
+        ("GRIDCASE_HTTP__MAX_CONNECTIONS_PER_IP", "3".into()),
+        ("GRIDCASE_HTTP__HEADER_TIMEOUT_MS", "20000".into()),
+    ])
+    .await;
+    let addr = app.url.trim_start_matches("http://").to_owned();
+    let (mut held, answer) = served_past(&addr, 3).await;
     assert!(
         answer.is_empty(),
         "a fourth connection was served: {answer}"
@@ -450,22 +456,7 @@ async fn connections_in_total_are_capped() {
     ])
     .await;
     let addr = app.url.trim_start_matches("http://").to_owned();
-    let mut held = Vec::new();
-    for _ in 0..2 {
-        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
-        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
-        let mut buf = [0u8; 12];
-        s.read_exact(&mut buf).await.unwrap();
-        assert_eq!(&buf, b"HTTP/1.1 200");
-        held.push(s);
-    }
-    let mut third = tokio::net::TcpStream::connect(&addr).await.unwrap();
-    let _ = third
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await;
-    let answer = read_until_closed(&mut third).await;
+    let (_held, answer) = served_past(&addr, 2).await;
     assert!(answer.is_empty(), "a third connection was served: {answer}");
 }
 
