@@ -1,10 +1,12 @@
 //! What may be said to a partner about a case. [`PartnerCaseView`] is built from a
 //! case and has no internal field to leak (no notes, assignee, internal status,
 //! tasks, description); every community message and milestone event is rendered
-//! from it plus text an agent wrote *for* the partner.
+//! from it plus text an agent wrote *for* the partner. The discussion the gateway
+//! opens for a transaction exception is written here too, from the transactions
+//! alone. Pure functions: the workflows decide when, this module says what.
 
 use super::milestone::Milestone;
-use super::records::{Case, CaseType, DocumentKind};
+use super::records::{Case, CaseType, DocumentKind, Transaction};
 
 /// The partner-safe face of a case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +77,36 @@ pub fn milestone_message(v: &PartnerCaseView, note: Option<&str>) -> String {
         s.push_str(n);
     }
     s
+}
+
+/// Posted when a resolved case is moved back to work.
+pub fn reopened_note() -> &'static str {
+    "This case has been reopened."
+}
+
+/// The title of the discussion opened for a transaction exception.
+pub fn exception_discussion_title(txs: &[Transaction]) -> String {
+    format!(
+        "Transaction exception: {}",
+        txs.iter()
+            .map(|t| format!("{} {} ({:?})", t.document_type, t.control_number, t.status))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// The first message of the discussion opened for a transaction exception.
+pub fn exception_discussion_body(txs: &[Transaction]) -> String {
+    format!(
+        "We detected a problem with the following transaction(s) and are looking into it:\n{}",
+        txs.iter()
+            .map(|t| format!(
+                "- {} {} control number {}",
+                t.id, t.document_type, t.control_number
+            ))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
 }
 
 /// Asks the partner for documents.
@@ -152,5 +184,58 @@ mod tests {
             assert!(!m.contains("internal") && !m.contains("Dana") && !m.contains("ON_HOLD"));
         }
         assert!(milestone_message(&v, None).contains("Under review"));
+    }
+
+    fn failed(id: &str, control: &str) -> Transaction {
+        Transaction {
+            id: TransactionId::from_upstream(id.into()),
+            partner_id: PartnerId::from_upstream("TP-1".into()),
+            standard: EdiStandard::X12,
+            document_type: "856".into(),
+            direction: Direction::Outbound,
+            control_number: control.into(),
+            status: TransactionStatus::Rejected,
+            errors: vec![TransactionError {
+                code: "E42".into(),
+                message: "[internal] parser stack trace".into(),
+                segment: None,
+            }],
+            po_number: None,
+            invoice_number: None,
+            shipment_id: None,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+            acknowledged_at: None,
+        }
+    }
+
+    #[test]
+    fn an_exception_discussion_names_each_transaction_and_no_internal_error() {
+        let txs = [failed("TX-1", "000101"), failed("TX-2", "000102")];
+        assert_eq!(
+            exception_discussion_title(&txs),
+            "Transaction exception: 856 000101 (Rejected), 856 000102 (Rejected)"
+        );
+        let body = exception_discussion_body(&txs);
+        assert!(body.starts_with("We detected a problem"));
+        assert!(body.contains("- TX-1 856 control number 000101\n- TX-2 856 control number 000102"));
+        assert!(!body.contains("E42") && !body.contains("internal"));
+    }
+
+    #[test]
+    fn a_resolution_lists_its_corrective_actions_trimmed() {
+        let v = PartnerCaseView {
+            number: "CC-9".into(),
+            milestone: Milestone::Resolved,
+            case_type: CaseType::Dispute,
+        };
+        assert_eq!(
+            resolution_message(&v, " Credited ", "Wrong rate", &[" Fix the rate table ".into()]),
+            "Case CC-9 is resolved.\n\nSummary: Credited\nRoot cause: Wrong rate\nCorrective actions:\n- Fix the rate table"
+        );
+        assert_eq!(
+            milestone_message(&v, Some(reopened_note())),
+            "Case CC-9 status: Resolved. This case has been reopened."
+        );
     }
 }
