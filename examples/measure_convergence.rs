@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use gridcase::auth::Role;
 use gridcase::config::{Secret, Settings};
 use gridcase::sim::{self, Platform, SimOptions};
-use gridcase::store::{OutboxEntry, RedisStore, Store};
+use gridcase::store::{OutboxEntry, RedisStore, StepState, Store};
 use gridcase::App;
 use serde_json::{json, Value};
 
@@ -102,6 +102,7 @@ async fn main() -> anyhow::Result<()> {
                 last_error: None,
                 workflow: format!("status:measure-{run}"),
                 order: 0,
+                state: StepState::Pending,
             })
             .await?;
         // Claimed as a replica's worker claims it when due; the replica dies then.

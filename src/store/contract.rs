@@ -17,6 +17,7 @@ fn entry(id: &str, case: &str, at: chrono::DateTime<Utc>) -> OutboxEntry {
         last_error: None,
         workflow: format!("{case}/wf"),
         order: 0,
+        state: StepState::Pending,
     }
 }
 
@@ -151,8 +152,27 @@ pub(crate) async fn outbox(store: &dyn Store, prefix: &str) {
         .iter()
         .all(|e| e.case_id != case));
 
+    // An abandoned step is listed but never due again, whatever its time says.
+    let mut given_up = entry(&format!("{prefix}:c"), &case, now);
+    given_up.state = StepState::Abandoned {
+        reason: "410 gone".into(),
+    };
+    store.outbox_push(given_up.clone()).await.unwrap();
+    assert!(store
+        .outbox_pending(&case)
+        .await
+        .unwrap()
+        .contains(&given_up));
+    assert!(store
+        .outbox_claim_due(Utc::now() + chrono::Duration::days(400), 10, lease)
+        .await
+        .unwrap()
+        .iter()
+        .all(|e| e.id != given_up.id));
+
     store.outbox_complete(&format!("{prefix}:a")).await.unwrap();
     store.outbox_complete(&format!("{prefix}:b")).await.unwrap();
+    store.outbox_complete(&given_up.id).await.unwrap();
     assert!(store.outbox_pending(&case).await.unwrap().is_empty());
 }
 

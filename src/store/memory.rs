@@ -116,7 +116,9 @@ impl Store for MemoryStore {
         let mut due: Vec<&mut (OutboxEntry, Option<Instant>)> = s
             .outbox
             .values_mut()
-            .filter(|(e, leased)| e.next_at <= now && leased.is_none_or(|l| l <= instant))
+            .filter(|(e, leased)| {
+                e.is_pending() && e.next_at <= now && leased.is_none_or(|l| l <= instant)
+            })
             .collect();
         due.sort_by(|a, b| a.0.next_at.cmp(&b.0.next_at).then(a.0.id.cmp(&b.0.id)));
         Ok(due

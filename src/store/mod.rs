@@ -37,8 +37,28 @@ pub enum Claim {
     Conflict,
 }
 
+/// Where an outbox step stands.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    /// Still to run, at `next_at`.
+    #[default]
+    Pending,
+    /// Ran: its entry leaves the outbox (a stored entry is never `Done`; the
+    /// state is what an attempt answers).
+    Done,
+    /// Given up on: never due again, but listed for someone to look at.
+    Abandoned { reason: String },
+}
+
+/// How many attempts the format before [`StepState`] counted for a step it gave
+/// up on (it also moved such a step's `next_at` a year on). An entry written that
+/// way, without a `state`, reads as abandoned.
+pub(crate) const LEGACY_GAVE_UP_AT: u32 = 50;
+
 /// One workflow step waiting to be (re)tried.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredEntry")]
 pub struct OutboxEntry {
     /// Unique and stable: also the step's idempotency key upstream.
     pub id: String,
@@ -57,6 +77,58 @@ pub struct OutboxEntry {
     pub workflow: String,
     #[serde(default)]
     pub order: u32,
+    /// Pending or abandoned; entries of the earlier format carry none.
+    pub state: StepState,
+}
+
+impl OutboxEntry {
+    pub fn is_pending(&self) -> bool {
+        self.state == StepState::Pending
+    }
+}
+
+/// An [`OutboxEntry`] as stored, in this format or the one before it.
+#[derive(Deserialize)]
+struct StoredEntry {
+    id: String,
+    case_id: String,
+    step: serde_json::Value,
+    actor: String,
+    attempts: u32,
+    next_at: DateTime<Utc>,
+    last_error: Option<String>,
+    #[serde(default)]
+    workflow: String,
+    #[serde(default)]
+    order: u32,
+    #[serde(default)]
+    state: Option<StepState>,
+}
+
+impl From<StoredEntry> for OutboxEntry {
+    fn from(e: StoredEntry) -> Self {
+        let state = e.state.unwrap_or_else(|| {
+            if e.attempts >= LEGACY_GAVE_UP_AT {
+                StepState::Abandoned {
+                    reason: e.last_error.clone().unwrap_or_default(),
+                }
+            } else {
+                StepState::Pending
+            }
+        });
+        Self {
+            id: e.id,
+            case_id: e.case_id,
+            step: e.step,
+            actor: e.actor,
+            attempts: e.attempts,
+            next_at: e.next_at,
+            last_error: e.last_error,
+            workflow: e.workflow,
+            order: e.order,
+            state,
+        }
+    }
 }
 
 /// One line of a case's activity: who did what, when, with which upstream ids.
@@ -136,4 +208,42 @@ pub trait Store: Send + Sync + 'static {
     /// The outbox entry is not due before `until`: the lease of a step that is
     /// still running, renewed while it runs.
     async fn outbox_extend(&self, id: &str, until: DateTime<Utc>) -> Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the format before [`StepState`] wrote: a pending step and one given
+    /// up on (attempts at the limit, due a year on). Both must read after an
+    /// upgrade, while replicas of either version share the store.
+    #[test]
+    fn outbox_entries_of_the_previous_format_still_read() {
+        let pending = r#"{"id":"escalation:CASE-000001/received","case_id":"CASE-000001",
+            "step":{"kind":"post_message","discussion_id":"DSC-000001","body":"hi"},
+            "actor":"agent:dana","attempts":3,"next_at":"2026-12-03T10:00:00Z",
+            "last_error":"trading-grid post_message: answered 503 unavailable: down",
+            "workflow":"escalation:CASE-000001","order":4}"#;
+        let abandoned = r#"{"id":"evidence:CASE-000001/DOC-1","case_id":"CASE-000001",
+            "step":{"kind":"add_note","case_id":"CASE-000001","body":"n"},
+            "actor":"agent:dana","attempts":50,"next_at":"2027-12-03T10:00:00Z",
+            "last_error":"gave up after 50 attempts: core-case add_note: answered 410 gone: gone"}"#;
+
+        let p: OutboxEntry = serde_json::from_str(pending).unwrap();
+        assert_eq!(p.state, StepState::Pending);
+        assert_eq!((p.attempts, p.order), (3, 4));
+        let a: OutboxEntry = serde_json::from_str(abandoned).unwrap();
+        assert_eq!(
+            a.state,
+            StepState::Abandoned {
+                reason: "gave up after 50 attempts: core-case add_note: answered 410 gone: gone"
+                    .into()
+            }
+        );
+        assert_eq!(a.workflow, "");
+
+        // Written again, the state is explicit and reads back the same.
+        let again: OutboxEntry = serde_json::from_value(serde_json::to_value(&a).unwrap()).unwrap();
+        assert_eq!(again, a);
+    }
 }

@@ -8,7 +8,7 @@
 //! - `{ns}:seen:{event_id}`: `1` with the dedupe TTL.
 //! - `{ns}:outbox`: hash id -> entry JSON.
 //! - `{ns}:outbox:due`: sorted set id -> due time (epoch millis); a lease is
-//!   the score pushed into the future.
+//!   the score pushed into the future, an abandoned step's score is `+inf`.
 //! - `{ns}:outbox:case:{case_id}`: set of the case's entry ids.
 //! - `{ns}:audit:{case_id}`: list of entry JSON, oldest first.
 //! - `{ns}:cursor:{name}`: the cursor as a decimal string.
@@ -26,6 +26,8 @@ use chrono::{DateTime, Utc};
 use redis::aio::ConnectionManager;
 use redis::Script;
 
+#[cfg(test)]
+use super::StepState;
 use super::{AuditEntry, Claim, OutboxEntry, Result, Store, StoreError};
 
 /// Absent (or expired, which Redis makes absent) -> claim it with the lease.
@@ -62,7 +64,10 @@ local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, AR
 local out = {}
 for _, id in ipairs(ids) do
   local json = redis.call('HGET', KEYS[2], id)
-  if json then
+  if json and type(cjson.decode(json)['state']) == 'table' then
+    -- Abandoned (a lease renewal raced its last attempt): never due again.
+    redis.call('ZADD', KEYS[1], '+inf', id)
+  elseif json then
     redis.call('ZADD', KEYS[1], ARGV[3], id)
     table.insert(out, json)
   else
@@ -352,7 +357,7 @@ impl Store for RedisStore {
             .key(self.key("outbox:case", &entry.case_id))
             .arg(&entry.id)
             .arg(json)
-            .arg(entry.next_at.timestamp_millis())
+            .arg(due_score(&entry))
             .arg(self.case_prefix())
             .invoke_async::<()>(&mut self.conn())
             .await
@@ -532,6 +537,15 @@ impl Store for RedisStore {
     }
 }
 
+/// The entry's score in the due set: an abandoned step is never due.
+fn due_score(entry: &OutboxEntry) -> String {
+    if entry.is_pending() {
+        entry.next_at.timestamp_millis().to_string()
+    } else {
+        "+inf".to_owned()
+    }
+}
+
 /// How long applied case versions are remembered.
 const VERSION_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
@@ -574,6 +588,7 @@ mod tests {
             last_error: None,
             workflow: String::new(),
             order: 0,
+            state: StepState::Pending,
         }
     }
 

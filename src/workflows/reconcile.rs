@@ -15,7 +15,9 @@
 //!
 //! Whether the partner was told is read from the platform (a message of the
 //! gateway in the discussion after the change), not from the store, so it holds
-//! after the store was lost. One replica sweeps at a time (a store lease); each
+//! after the store was lost. What the store holds (applied versions, the outbox)
+//! only spares the platforms a look; the case's activity is written here for
+//! people to read, never read to decide. One replica sweeps at a time (a store lease); each
 //! case is repaired under the same hold its announcements take. Repairs are
 //! recorded in the case's activity and counted in `/metrics`.
 
@@ -25,7 +27,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::actions::{case_hold, escalation_workflow};
+use super::escalate::escalation_workflow;
+use super::{case_hold, opened_by_gateway};
 use super::{occurrence, EscalateInput, Result, Workflows};
 use crate::config::Rules;
 use crate::domain::*;
@@ -284,12 +287,23 @@ impl Reconciler {
         Ok(n)
     }
 
-    /// The case's activity shows its escalation linked the discussion and told
-    /// the partner.
-    async fn escalation_recorded(&self, case: &Case) -> Result<bool> {
-        let activity = self.wf.store.audit_list(case.id.as_str()).await?;
-        let did = |action: &str| activity.iter().any(|a| a.action == action);
-        Ok(did("discussion_linked") && did("community_message_posted"))
+    /// The store shows the case's escalation written down and through: the
+    /// gateway recorded the case (`applied`, its version, is written once the
+    /// escalation's steps are in the outbox) and none of those steps is left in
+    /// the outbox, pending or given up. Without that record (another system's
+    /// case, or a wiped store) the platforms are asked instead.
+    async fn escalation_settled(&self, case: &Case, applied: Option<u64>) -> Result<bool> {
+        if applied.is_none() {
+            return Ok(false);
+        }
+        let workflow = escalation_workflow(case);
+        Ok(!self
+            .wf
+            .store
+            .outbox_pending(case.id.as_str())
+            .await?
+            .iter()
+            .any(|e| e.workflow == workflow))
     }
 
     /// One case, under its hold (no announcement of it runs meanwhile).
@@ -301,16 +315,15 @@ impl Reconciler {
     ) -> Result<usize> {
         let applied = self.wf.store.case_applied(case.id.as_str()).await?;
         let fresh = applied.is_none_or(|v| v < case.version);
-        let ours = matches!(
-            case.origin,
-            CaseOrigin::Issue(_) | CaseOrigin::Transactions(_)
-        );
+        let ours = opened_by_gateway(case);
         let open = !matches!(case.status, CaseStatus::Resolved | CaseStatus::Closed);
         let awaiting = case.status == CaseStatus::WaitingOnPartner;
-        // An escalation whose activity shows it finished needs no look upstream;
-        // without activity (another system's case, or a wiped store) it does.
-        let recent_escalation =
-            ours && open && case.opened_at >= since && !self.escalation_recorded(case).await?;
+        // An escalation the store shows settled needs no look upstream; one it
+        // knows nothing of (another system's case, or a wiped store) does.
+        let recent_escalation = ours
+            && open
+            && case.opened_at >= since
+            && !self.escalation_settled(case, applied).await?;
         if !fresh && !recent_escalation && !awaiting {
             return Ok(0);
         }

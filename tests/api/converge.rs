@@ -449,7 +449,7 @@ async fn after_redis_is_wiped_mid_escalation_the_reconciler_completes_it_exactly
 
 #[tokio::test]
 async fn a_step_held_by_a_replica_that_died_is_run_by_another_within_seconds() {
-    use gridcase::store::{OutboxEntry, RedisStore, Store};
+    use gridcase::store::{OutboxEntry, RedisStore, StepState, Store};
     let redis = test_redis().await;
     let ns = format!("lease-{}", std::process::id());
     let app = spawn_app_with(&[
@@ -475,6 +475,7 @@ async fn a_step_held_by_a_replica_that_died_is_run_by_another_within_seconds() {
             last_error: None,
             workflow: "status:dead-replica".into(),
             order: 0,
+            state: StepState::Pending,
         })
         .await
         .unwrap();
