@@ -137,7 +137,7 @@ impl App {
             ),
             None => Arc::new(events::MemoryBus::default()),
         };
-        let cache = Arc::new(cache::connect(&config, metrics.clone()).await?);
+        let cache = cache::connect(&config, metrics.clone()).await?;
         // Reads go straight to the connectors (through the cache, in the
         // loaders); the workflows' writes and the events they poll evict.
         let (read_tg, read_cc) = (tg.clone(), cc.clone());
