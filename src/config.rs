@@ -298,6 +298,8 @@ struct HttpFile {
     ws_init_timeout_ms: Option<u64>,
     ws_max_subscriptions: Option<usize>,
     ws_max_message_bytes: Option<usize>,
+    trusted_documents: Option<std::path::PathBuf>,
+    trusted_documents_for: Option<String>,
 }
 
 /// One upstream platform, fully resolved.
@@ -447,6 +449,27 @@ pub struct Http {
     pub ws_max_subscriptions: usize,
     /// Largest WebSocket message accepted.
     pub ws_max_message_bytes: usize,
+    /// A persisted query manifest: the callers it binds run only its operations.
+    pub trusted_documents: Option<std::path::PathBuf>,
+    pub trusted_documents_for: TrustedFor,
+}
+
+/// Who a trusted documents manifest binds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrustedFor {
+    /// Partners (external portals); agents' and admins' tools may send any operation.
+    Partners,
+    Everyone,
+}
+
+impl TrustedFor {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "partners" => Ok(Self::Partners),
+            "everyone" => Ok(Self::Everyone),
+            _ => Err(format!("`{s}` is not one of partners, everyone")),
+        }
+    }
 }
 
 impl Http {
@@ -465,6 +488,8 @@ impl Http {
             ws_init_timeout: Duration::from_secs(3),
             ws_max_subscriptions: 20,
             ws_max_message_bytes: 64 * 1024,
+            trusted_documents: None,
+            trusted_documents_for: TrustedFor::Partners,
         }
     }
 }
@@ -1098,6 +1123,14 @@ fn load_http_env(
                 .collect(),
         );
     }
+    if let Some(v) = get("GRIDCASE_TRUSTED_DOCUMENTS").or_else(|| get(&key("TRUSTED_DOCUMENTS"))) {
+        h.trusted_documents = Some(v.into());
+    }
+    if let Some(v) =
+        get("GRIDCASE_TRUSTED_DOCUMENTS_FOR").or_else(|| get(&key("TRUSTED_DOCUMENTS_FOR")))
+    {
+        h.trusted_documents_for = Some(v);
+    }
     Ok(())
 }
 
@@ -1191,6 +1224,16 @@ fn resolve_http(f: HttpFile, sandbox: bool) -> Result<Http, ConfigError> {
             f.ws_max_message_bytes,
             d.ws_max_message_bytes,
         )?,
+        trusted_documents: f.trusted_documents,
+        trusted_documents_for: match f.trusted_documents_for {
+            Some(v) => TrustedFor::parse(v.trim()).map_err(|e| {
+                invalid(
+                    "http.trusted_documents_for (GRIDCASE_TRUSTED_DOCUMENTS_FOR)",
+                    e,
+                )
+            })?,
+            None => d.trusted_documents_for,
+        },
     })
 }
 

@@ -137,7 +137,18 @@ impl App {
             ),
             None => Arc::new(events::MemoryBus::default()),
         };
-        let cache = Arc::new(cache::connect(&config, metrics.clone()).await?);
+        let cache = cache::connect(&config, metrics.clone()).await?;
+        let trusted = match &config.http.trusted_documents {
+            Some(path) => {
+                let docs = graphql::TrustedDocuments::load(path, config.http.trusted_documents_for)
+                    .map_err(|e| {
+                        anyhow::anyhow!("http.trusted_documents (GRIDCASE_TRUSTED_DOCUMENTS): {e}")
+                    })?;
+                tracing::info!(operations = docs.len(), "trusted documents: only the manifest's operations are accepted from the callers it binds");
+                Some(Arc::new(docs))
+            }
+            None => None,
+        };
         // Reads go straight to the connectors (through the cache, in the
         // loaders); the workflows' writes and the events they poll evict.
         let (read_tg, read_cc) = (tg.clone(), cc.clone());
@@ -168,6 +179,7 @@ impl App {
                 max_page_size: config.limits.max_page_size,
                 workflows: workflows.clone(),
                 cache: cache.clone(),
+                trusted,
             },
             &config.limits,
             config.http.introspection,

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// What each metric means, for the `# HELP` lines.
-const HELP: [(&str, &str); 18] = [
+const HELP: &[(&str, &str)] = &[
     (
         "gridcase_http_requests_total",
         "HTTP requests answered, by route and status.",
@@ -81,6 +81,18 @@ const HELP: [(&str, &str); 18] = [
         "gridcase_cache_bypassed_total",
         "Cache operations given up (backend down or slower than its timeout) and answered from the platforms, by operation.",
     ),
+    (
+        "gridcase_cache_remote_evictions_total",
+        "Evictions other replicas published that this replica's memory cache applied.",
+    ),
+    (
+        "gridcase_cache_fanout_failures_total",
+        "Evictions that could not be published to the other replicas (their entries live until their TTL).",
+    ),
+    (
+        "gridcase_cache_fanout_resubscribed_total",
+        "Times the eviction channel was lost and subscribed again (the memory cache is emptied each time).",
+    ),
 ];
 
 type Labels = Vec<(&'static str, String)>;
@@ -135,7 +147,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         let values = self.values.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = String::new();
-        for (name, help) in HELP {
+        for &(name, help) in HELP {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} counter");
             for ((n, labels), v) in values.iter() {

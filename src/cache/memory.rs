@@ -1,6 +1,6 @@
 //! The in-memory cache backend: moka, bounded in entries, each entry with its
-//! own time to live. Per replica; other replicas' evictions reach it only when
-//! they share Redis (see `EntityCache`).
+//! own time to live. Per replica; other replicas' evictions reach it over
+//! Redis pub/sub when Redis is configured (see `fanout`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

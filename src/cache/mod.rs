@@ -10,8 +10,11 @@
 //!   single flight for concurrent misses, and a bounded timeout after which a
 //!   slow or absent backend is bypassed (counted, warned once).
 //! - [`evict`]: what each platform event and each upstream write makes stale.
+//! - [`fanout`]: with the memory backend and Redis configured, evictions
+//!   reach the other replicas' memory caches over Redis pub/sub.
 
 pub(crate) mod evict;
+pub(crate) mod fanout;
 pub(crate) mod memory;
 pub(crate) mod redis;
 
@@ -30,20 +33,30 @@ use crate::metrics::Metrics;
 use crate::upstream::UpstreamError;
 
 /// The cache `config` asks for. A Redis backend that cannot be reached at start
-/// is refused (like the store and the bus); later outages are bypassed.
-pub async fn connect(config: &crate::Config, metrics: Arc<Metrics>) -> anyhow::Result<EntityCache> {
+/// is refused (like the store and the bus); later outages are bypassed. With
+/// the memory backend and Redis configured, evictions are shared with the
+/// other replicas over Redis pub/sub.
+pub async fn connect(
+    config: &crate::Config,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<Arc<EntityCache>> {
     let c = &config.cache;
     let backend = c.backend.unwrap_or(if config.redis_url.is_some() {
         Backend::Redis
     } else {
         Backend::Memory
     });
+    let mut subscribed = None;
     let store: Option<Arc<dyn Cache>> = match (backend, &config.redis_url) {
         (Backend::Off, _) => None,
         (Backend::Memory, url) => {
-            if url.is_some() {
-                tracing::warn!(
-                    "GRIDCASE_CACHE=memory with Redis configured: evictions are not shared, so another replica's changes show here only after their TTL; use the redis cache with several replicas"
+            if let Some(url) = url {
+                subscribed = Some(
+                    fanout::subscribe(url.expose(), &config.redis_namespace)
+                        .await
+                        .map_err(|e| {
+                            anyhow::anyhow!("GRIDCASE_REDIS_URL (cache evictions): {e}")
+                        })?,
                 );
             }
             Some(Arc::new(memory::MemoryCache::new(c.max_entries)))
@@ -55,7 +68,14 @@ pub async fn connect(config: &crate::Config, metrics: Arc<Metrics>) -> anyhow::R
         )),
         (Backend::Redis, None) => anyhow::bail!("GRIDCASE_CACHE=redis needs GRIDCASE_REDIS_URL"),
     };
-    Ok(EntityCache::new(store, &config.redis_namespace, c, metrics))
+    Ok(fanout::cache_with(
+        |fanout| {
+            let mut cache = EntityCache::new(store, &config.redis_namespace, c, metrics);
+            cache.fanout = fanout;
+            cache
+        },
+        subscribed,
+    ))
 }
 
 /// A backend failed; the cache is bypassed for that operation.
@@ -184,6 +204,8 @@ pub struct EntityCache {
     failing: AtomicBool,
     /// Upstream fetches under way, by cache key, with the fetch's number.
     flights: Mutex<Flights>,
+    /// Where evictions are published for other replicas' memory caches.
+    fanout: Option<fanout::Fanout>,
 }
 
 #[derive(Default)]
@@ -207,6 +229,7 @@ impl EntityCache {
             metrics,
             failing: AtomicBool::new(false),
             flights: Mutex::new(Flights::default()),
+            fanout: None,
         }
     }
 
@@ -307,9 +330,27 @@ impl EntityCache {
         }
     }
 
-    /// Evict keys and groups. A fetch of one of these keys already under way
-    /// will not write its (possibly older) answer into the cache.
+    /// Evict keys and groups, here and (with a fanout) on the other replicas.
+    /// A fetch of one of these keys already under way will not write its
+    /// (possibly older) answer into the cache.
     pub async fn evict(&self, keys: &[String], groups: &[String]) {
+        self.evict_here(keys, groups).await;
+        let Some(fanout) = &self.fanout else { return };
+        match tokio::time::timeout(self.timeout * 4, fanout.publish(keys, groups)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.fanout_failed(&e),
+            Err(_) => self.fanout_failed(&"timed out"),
+        }
+    }
+
+    fn fanout_failed(&self, why: &dyn std::fmt::Display) {
+        self.metrics
+            .inc("gridcase_cache_fanout_failures_total", &[]);
+        tracing::error!(error = %why, "cache eviction not shared with the other replicas; their entries live until their TTL or until they resubscribe");
+    }
+
+    /// Evict keys and groups from this replica's backend only.
+    pub(crate) async fn evict_here(&self, keys: &[String], groups: &[String]) {
         let Some(b) = &self.backend else { return };
         {
             let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
@@ -328,6 +369,18 @@ impl EntityCache {
                 tracing::error!("cache eviction timed out; entries live until their TTL");
             }
         }
+    }
+
+    /// Drop every entry of this gateway's namespace held here, and forget the
+    /// fetches under way, whose answers may be older than what was missed.
+    pub(crate) async fn evict_everything_here(&self) {
+        self.flights
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_key
+            .clear();
+        let everything = format!("{}:v1:", self.namespace);
+        self.evict_here(&[], &[everything]).await;
     }
 
     /// Look `ids` up as `kind` records; fetch the misses with `fetch` (one call,

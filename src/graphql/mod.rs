@@ -11,6 +11,7 @@ mod mutation;
 mod persisted;
 mod query;
 mod subscription;
+mod trusted;
 mod types;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ pub(crate) use persisted::ViaGet;
 pub use query::Query;
 pub(crate) use subscription::ResumeAfter;
 pub use subscription::Subscription;
+pub(crate) use trusted::TrustedDocuments;
 
 pub type GatewaySchema = Schema<Query, Mutation, Subscription>;
 
@@ -40,6 +42,8 @@ pub(crate) struct Services {
     pub workflows: Arc<crate::workflows::Workflows>,
     /// Upstream records shared across requests (policy still runs on every read).
     pub cache: Arc<crate::cache::EntityCache>,
+    /// With a manifest: the only operations the callers it binds may run.
+    pub trusted: Option<Arc<TrustedDocuments>>,
 }
 
 /// What one request carries: who asks, and its own loaders.
@@ -98,10 +102,13 @@ fn federated() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
 /// runs; `introspection` off also turns off "did you mean" suggestions, which
 /// would otherwise leak the schema field by field.
 pub(crate) fn build(services: Services, limits: &Limits, introspection: bool) -> GatewaySchema {
-    let cache = services.cache.clone();
+    let persisted = persisted::PersistedQueries {
+        cache: services.cache.clone(),
+        trusted: services.trusted.clone(),
+    };
     let builder = federated()
         // Persisted queries first: the other checks see the query they stand for.
-        .extension(persisted::PersistedQueries(cache))
+        .extension(persisted)
         .extension(crate::telemetry::OperationSpans)
         .data(services)
         .extension(loaders::PlannedBatching)

@@ -4,6 +4,9 @@
 //! (`extensions.code` `PERSISTED_QUERY_NOT_FOUND`), after which the client sends
 //! hash and query together once and the gateway stores it. Query texts live in the
 //! entity cache's backend (shared by replicas with Redis), under the `query` TTL.
+//!
+//! With trusted documents configured ([`super::trusted`]), callers bound by the
+//! manifest run only its operations and cannot register others.
 
 use std::sync::Arc;
 
@@ -13,6 +16,8 @@ use async_graphql::extensions::{
 use async_graphql::{ErrorExtensionValues, Request, ServerError, ServerResult};
 use sha2::{Digest, Sha256};
 
+use super::trusted::{TrustedDocuments, PERSISTED_QUERY_NOT_IN_LIST, QUERY_NOT_IN_SAFELIST};
+use super::RequestScope;
 use crate::cache::EntityCache;
 use crate::graphql::errors::code;
 
@@ -24,11 +29,15 @@ const MAX_QUERY_BYTES: usize = 64 * 1024;
 /// Marks a request that came as `GET`: a stored mutation is not run from it.
 pub(crate) struct ViaGet;
 
-pub(crate) struct PersistedQueries(pub Arc<EntityCache>);
+#[derive(Clone)]
+pub(crate) struct PersistedQueries {
+    pub cache: Arc<EntityCache>,
+    pub trusted: Option<Arc<TrustedDocuments>>,
+}
 
 impl ExtensionFactory for PersistedQueries {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(PersistedQueries(self.0.clone()))
+        Arc::new(self.clone())
     }
 }
 
@@ -38,6 +47,49 @@ fn refusal(message: &str, code: &str) -> ServerError {
     ext.set("code", code);
     e.extensions = Some(ext);
     e
+}
+
+fn via_get(request: &Request) -> bool {
+    request
+        .data
+        .get(&std::any::TypeId::of::<ViaGet>())
+        .is_some()
+}
+
+/// Run only what the manifest holds: by id, or as its exact text.
+fn trusted_only(trusted: &TrustedDocuments, mut request: Request) -> ServerResult<Request> {
+    match request.extensions.remove("persistedQuery") {
+        Some(value) => {
+            let json = value.into_json().unwrap_or_default();
+            let Some(body) = json["sha256Hash"].as_str().and_then(|id| trusted.by_id(id)) else {
+                return Err(refusal(
+                    "PersistedQueryNotInList",
+                    PERSISTED_QUERY_NOT_IN_LIST,
+                ));
+            };
+            if !request.query.is_empty() && *request.query != **body {
+                return Err(refusal(
+                    "the query is not the trusted document of that id",
+                    code::BAD_USER_INPUT,
+                ));
+            }
+            if via_get(&request) && is_mutation(body) {
+                return Err(refusal(
+                    "mutations must be sent with POST",
+                    code::BAD_USER_INPUT,
+                ));
+            }
+            request.query = body.to_string();
+        }
+        None if trusted.contains(&request.query) => {}
+        None => {
+            return Err(refusal(
+                "only the operations of the trusted documents manifest are accepted",
+                QUERY_NOT_IN_SAFELIST,
+            ))
+        }
+    }
+    Ok(request)
 }
 
 fn is_mutation(query: &str) -> bool {
@@ -56,6 +108,18 @@ impl Extension for PersistedQueries {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
+        if let Some(trusted) = &self.trusted {
+            // A request without a principal cannot be told apart: bound.
+            let bound = request
+                .data
+                .get(&std::any::TypeId::of::<RequestScope>())
+                .and_then(|d| d.downcast_ref::<RequestScope>())
+                .is_none_or(|scope| trusted.binds(&scope.principal));
+            if bound {
+                let request = trusted_only(trusted, request)?;
+                return next.run(ctx, request).await;
+            }
+        }
         let Some(value) = request.extensions.remove("persistedQuery") else {
             return next.run(ctx, request).await;
         };
@@ -71,18 +135,18 @@ impl Extension for PersistedQueries {
                 code::BAD_USER_INPUT,
             ));
         }
-        let key = self.0.query_key(&hash);
+        let key = self.cache.query_key(&hash);
         if request.query.is_empty() {
-            let stored = self.0.get(std::slice::from_ref(&key)).await.pop().flatten();
+            let stored = self
+                .cache
+                .get(std::slice::from_ref(&key))
+                .await
+                .pop()
+                .flatten();
             let Some(text) = stored.and_then(|b| String::from_utf8(b).ok()) else {
                 return Err(refusal("PersistedQueryNotFound", PERSISTED_QUERY_NOT_FOUND));
             };
-            if request
-                .data
-                .get(&std::any::TypeId::of::<ViaGet>())
-                .is_some()
-                && is_mutation(&text)
-            {
+            if via_get(&request) && is_mutation(&text) {
                 return Err(refusal(
                     "mutations must be sent with POST",
                     code::BAD_USER_INPUT,
@@ -97,7 +161,7 @@ impl Extension for PersistedQueries {
                 ));
             }
             if request.query.len() <= MAX_QUERY_BYTES {
-                self.0
+                self.cache
                     .put_query(key, request.query.as_bytes().to_vec())
                     .await;
             }

@@ -191,6 +191,99 @@ async fn a_case_status_webhook_makes_the_next_read_fresh_with_the_memory_cache()
     assert_eq!(milestone_at(&app, &app.url, &case).await, moved_to);
 }
 
+/// A counter from `gateway`'s `/metrics`.
+async fn counter_at(app: &TestApp, gateway: &str, name: &str) -> f64 {
+    let text = app
+        .http
+        .get(format!("{gateway}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn memory_caches_of_replicas_sharing_redis_evict_together() {
+    let redis = test_redis().await;
+    let [url, namespace] = redis_settings(&redis, "fanout");
+    let shared = [url, namespace, ("GRIDCASE_CACHE", "memory".to_owned())];
+    // Webhooks go to `app`; `other` caches in its own memory.
+    let app = spawn_app_with(&shared).await;
+    let (other, _stop) = start_gateway(&app.tg.base_url(), &app.cc.base_url(), &shared).await;
+    let (case, status, moved_to) = a_case_to_move(&app, &app.url).await;
+    let before = milestone_at(&app, &other, &case).await;
+    assert_ne!(before, moved_to);
+    app.reset_upstream_calls().await;
+    assert_eq!(milestone_at(&app, &other, &case).await, before);
+    assert_eq!(
+        upstream_total(&app).await.0,
+        0,
+        "cached in the other replica's memory"
+    );
+    let evictions = "gridcase_cache_remote_evictions_total";
+    let received = counter_at(&app, &other, evictions).await;
+
+    app.scenario(
+        Platform::CoreCase,
+        "case-worker-moves-case",
+        json!({ "case_id": case, "status": status }),
+    )
+    .await;
+    app.webhooks_settled().await;
+
+    // Pub/sub delivery follows the acknowledgement; the entry's TTL (minutes)
+    // is far beyond this wait, so only the shared eviction can make it fresh.
+    eventually("the other replica's memory cache is fresh", || async {
+        (milestone_at(&app, &other, &case).await == moved_to).then_some(())
+    })
+    .await;
+    assert!(counter_at(&app, &other, evictions).await > received);
+    assert_eq!(milestone_at(&app, &app.url, &case).await, moved_to);
+}
+
+#[tokio::test]
+async fn a_replica_that_lost_the_eviction_channel_empties_its_memory_cache() {
+    let redis = test_redis().await;
+    let [url, namespace] = redis_settings(&redis, "resubscribe");
+    let shared = [url, namespace, ("GRIDCASE_CACHE", "memory".to_owned())];
+    let app = spawn_app_with(&shared).await;
+    let (case, _, _) = a_case_to_move(&app, &app.url).await;
+    milestone_at(&app, &app.url, &case).await;
+    app.reset_upstream_calls().await;
+    milestone_at(&app, &app.url, &case).await;
+    assert_eq!(upstream_total(&app).await.0, 0, "cached");
+
+    // Evictions published while it was not subscribed are lost to it.
+    let resubscribed = "gridcase_cache_fanout_resubscribed_total";
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async(
+            &mut redis::Client::open(redis.url.as_str())
+                .unwrap()
+                .get_multiplexed_async_connection()
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(killed >= 1);
+    eventually("the eviction channel is subscribed again", || async {
+        (app.metric(resubscribed, "").await >= 1.0).then_some(())
+    })
+    .await;
+
+    milestone_at(&app, &app.url, &case).await;
+    assert!(upstream_total(&app).await.0 > 0, "asked the platform again");
+}
+
 #[tokio::test]
 async fn losing_redis_mid_run_costs_no_answer() {
     let redis = test_redis().await;

@@ -18,5 +18,6 @@ mod resilience;
 mod robustness;
 mod sse;
 mod subscriptions;
+mod trusted_documents;
 mod upstream;
 mod workflows;
