@@ -9,6 +9,7 @@
 //!
 //! # Layout
 //!
+//! - `commands` — what `gridcase serve` (sandbox start-up included), `simulate` and `token` do; `main.rs` only parses arguments
 //! - `config`   — file + `GRIDCASE_*` env → validated [`Config`]
 //! - `auth`     — JWT verification (secret, public key, JWKS), [`auth::Principal`], the record policy and the field table
 //! - `domain`   — ids that parse, enums, status → milestone, records; no I/O
@@ -26,6 +27,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod events;
