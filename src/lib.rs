@@ -9,6 +9,7 @@
 //!
 //! # Layout
 //!
+//! - `commands` — what `gridcase serve` (sandbox start-up included), `simulate` and `token` do; `main.rs` only parses arguments
 //! - `config`   — file + `GRIDCASE_*` env → validated [`Config`]
 //! - `auth`     — JWT verification (secret, public key, JWKS), [`auth::Principal`], the record policy and the field table
 //! - `domain`   — ids that parse, enums, status → milestone, records; no I/O
@@ -25,21 +26,22 @@
 //! - `sim`      — simulators of both platforms (used by `gridcase simulate`, sandbox mode and tests; the gateway never calls into it)
 
 pub mod auth;
-pub mod cache;
+pub(crate) mod cache;
+pub mod commands;
 pub mod config;
-pub mod domain;
-pub mod events;
+pub(crate) mod domain;
+pub(crate) mod events;
 pub mod graphql;
 mod http;
-pub mod metrics;
-pub mod rules;
+pub(crate) mod metrics;
+pub(crate) mod rules;
 pub mod sim;
 pub mod store;
 pub mod telemetry;
 #[cfg(test)]
 mod test_redis;
-pub mod upstream;
-pub mod workflows;
+pub(crate) mod upstream;
+pub(crate) mod workflows;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,15 +1,12 @@
-//! The `gridcase` command line: parse, load configuration, hand over to the library.
+//! The `gridcase` command line: parse the arguments, hand over to [`gridcase::commands`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use gridcase::auth::Role;
-use gridcase::config::{Secret, Settings, SANDBOX_JWT_SECRET, SANDBOX_WEBHOOK_SECRET};
+use gridcase::commands;
 use gridcase::sim::{self, Platform, SimOptions};
-use gridcase::App;
 
 #[derive(Parser)]
 #[command(
@@ -126,7 +123,9 @@ async fn run() -> anyhow::Result<()> {
         listen: None,
         config: None,
     }) {
-        Command::Serve { listen, config } => serve(listen, config).await,
+        Command::Serve { listen, config } => {
+            commands::serve(listen, config.as_deref(), &env, commands::shutdown_signal()).await
+        }
         Command::Simulate {
             platform,
             listen,
@@ -140,10 +139,6 @@ async fn run() -> anyhow::Result<()> {
             webhook_url,
             webhook_secret,
         } => {
-            anyhow::ensure!(
-                (0.0..=1.0).contains(&error_rate),
-                "--error-rate must be between 0 and 1"
-            );
             let opts = SimOptions {
                 seed,
                 scale,
@@ -156,15 +151,7 @@ async fn run() -> anyhow::Result<()> {
                 webhook_secret,
                 ..SimOptions::default()
             };
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .with_context(|| format!("cannot listen on {listen}"))?;
-            eprintln!(
-                "{platform} simulator on http://{} (seed {seed}, scale {scale})",
-                listener.local_addr()?
-            );
-            sim::serve(platform, listener, opts, shutdown_signal()).await?;
-            Ok(())
+            commands::simulate(platform, listen, opts).await
         }
         Command::Token {
             role,
@@ -174,49 +161,15 @@ async fn run() -> anyhow::Result<()> {
             private_key,
             kid,
         } => {
-            if role == Role::Partner && partner.is_none() {
-                anyhow::bail!("--role partner needs --partner ID");
-            }
-            let settings = Settings::load(None, &env)?;
-            if let Some(path) = private_key {
-                let pem = std::fs::read(&path)
-                    .with_context(|| format!("--private-key {}", path.display()))?;
-                let claims = gridcase::auth::Claims::new(
-                    role,
-                    partner.as_deref(),
-                    &subject,
-                    ttl.into(),
-                    settings.jwt_issuer(),
-                    settings.jwt_audience(),
-                );
-                let token =
-                    gridcase::auth::sign_with_private_key(&pem, None, kid.as_deref(), &claims)
-                        .with_context(|| {
-                            format!(
-                                "--private-key {}: not an RSA or EC P-256 private key PEM",
-                                path.display()
-                            )
-                        })?;
-                println!("{token}");
-                return Ok(());
-            }
-            let secret = match settings.jwt_secret() {
-                Some(s) => s.clone(),
-                None => {
-                    eprintln!("GRIDCASE_JWT_SECRET is not set: signing with the sandbox secret");
-                    Secret::new(SANDBOX_JWT_SECRET)
-                }
-            };
-            let token = gridcase::auth::sign(
-                &secret,
+            let req = commands::TokenRequest {
                 role,
-                partner.as_deref(),
-                &subject,
-                ttl.into(),
-                settings.jwt_issuer(),
-                settings.jwt_audience(),
-            )?;
-            println!("{token}");
+                partner,
+                subject,
+                ttl: ttl.into(),
+                private_key,
+                kid,
+            };
+            println!("{}", commands::token(req, &env)?);
             Ok(())
         }
         Command::PrintSchema { federation } => {
@@ -227,103 +180,5 @@ async fn run() -> anyhow::Result<()> {
             }
             Ok(())
         }
-    }
-}
-
-async fn serve(listen: Option<String>, config_path: Option<PathBuf>) -> anyhow::Result<()> {
-    let mut settings = Settings::load(config_path.as_deref(), &env)?;
-    let sandbox = settings.is_sandbox();
-    // Sandbox: both simulators in-process on loopback ports, spoken to over HTTP
-    // exactly as real platforms would be.
-    let mut sims = Vec::new();
-    if sandbox {
-        let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
-        let tg = sim::start(Platform::TradingGrid, loopback, SimOptions::default()).await?;
-        let cc = sim::start(Platform::CoreCase, loopback, SimOptions::default()).await?;
-        settings = settings.into_sandbox(&tg.base_url(), &cc.base_url());
-        sims.push(tg);
-        sims.push(cc);
-    }
-    let mut config = settings.resolve(sandbox)?;
-    if let Some(listen) = listen {
-        config.listen = listen
-            .parse()
-            .with_context(|| format!("--listen {listen}: expected HOST:PORT"))?;
-    }
-    // Its errors say what failed: the listen address, Redis, the key set, …
-    let app = App::build(config.clone()).await?;
-    let url = format!("http://{}/graphql", app.addr());
-    if sandbox {
-        // The simulators act like platforms with webhooks configured: every event
-        // they emit reaches the gateway's rules.
-        let http = reqwest::Client::new();
-        for (sim, path) in [(&sims[0], "trading-grid"), (&sims[1], "core-case")] {
-            http.put(format!("{}/__sim/webhook", sim.base_url()))
-                .json(&serde_json::json!({
-                    "url": format!("http://{}/webhooks/{path}", app.addr()),
-                    "secret": SANDBOX_WEBHOOK_SECRET,
-                }))
-                .send()
-                .await
-                .and_then(|r| r.error_for_status())
-                .context("configuring the sandbox simulators' webhooks")?;
-        }
-        let secret = Secret::new(SANDBOX_JWT_SECRET);
-        let day = Duration::from_secs(24 * 3600);
-        let partner = gridcase::auth::sign(
-            &secret,
-            Role::Partner,
-            Some("TP-0001"),
-            "sandbox-partner",
-            day,
-            None,
-            None,
-        )?;
-        let agent =
-            gridcase::auth::sign(&secret, Role::Agent, None, "sandbox-agent", day, None, None)?;
-        eprintln!();
-        eprintln!(
-            "gridcase sandbox: simulated Trading Grid at {} and Core Case at {}",
-            sims[0].base_url(),
-            sims[1].base_url()
-        );
-        eprintln!("GraphiQL:       {url}");
-        eprintln!(
-            "Partner portal: http://{}/portal#sample-partner",
-            app.addr()
-        );
-        eprintln!("partner token (TP-0001, 24h): {partner}");
-        eprintln!("agent token (24h):            {agent}");
-        eprintln!("In GraphiQL's Headers tab:    {{\"Authorization\": \"Bearer <token>\"}}");
-        eprintln!();
-    } else {
-        eprintln!("gridcase listening on {url}");
-    }
-    app.run(shutdown_signal()).await?;
-    for s in sims {
-        s.shutdown().await;
-    }
-    Ok(())
-}
-
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
     }
 }

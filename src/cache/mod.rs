@@ -233,11 +233,6 @@ impl EntityCache {
         }
     }
 
-    /// No cache: every load goes upstream.
-    pub fn off(metrics: Arc<Metrics>) -> Self {
-        Self::new(None, "", &CacheConfig::default(), metrics)
-    }
-
     pub fn is_on(&self) -> bool {
         self.backend.is_some()
     }

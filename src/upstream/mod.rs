@@ -17,7 +17,7 @@ use crate::domain::Platform;
 
 pub use core_case::CoreCase;
 pub(crate) use http::{HttpSettings, UpstreamHttp};
-pub use resilience::{BreakerState, Resilience};
+pub use resilience::Resilience;
 pub use trading_grid::TradingGrid;
 
 /// What went wrong talking to a platform. Carries the platform and operation so

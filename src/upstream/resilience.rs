@@ -245,10 +245,6 @@ impl Resilience {
         }
     }
 
-    pub fn platform(&self) -> Platform {
-        self.platform
-    }
-
     pub fn state(&self) -> BreakerState {
         self.breaker.state(Instant::now())
     }

@@ -30,14 +30,6 @@ pub struct ErrorBody {
     pub details: Option<serde_json::Value>,
 }
 
-/// `POST /oauth/token` answer (client-credentials grant).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    pub token_type: String,
-    pub expires_in: u64,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseType {

@@ -29,14 +29,6 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
-/// `POST /oauth2/token` answer (client-credentials grant).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    pub token_type: String,
-    pub expires_in: u64,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PartnerTier {
