@@ -32,7 +32,6 @@ use std::time::Duration;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
-pub use engine::StepError;
 pub use steps::Step;
 
 use crate::domain::partner_view::{self, PartnerCaseView};
