@@ -36,8 +36,10 @@ pub mod rules;
 pub mod sim;
 pub mod store;
 pub mod telemetry;
-#[cfg(test)]
-mod test_redis;
+/// The Redis the tests run against; for `tests/` only (the `testing` feature).
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub mod test_redis;
 pub mod upstream;
 pub mod workflows;
 

@@ -450,7 +450,7 @@ async fn bad_mutation_input_is_refused_before_anything_is_written() {
 
 #[tokio::test]
 async fn a_restarted_gateway_resumes_the_redis_outbox() {
-    let redis = test_redis().await;
+    let redis = test_redis();
     let namespace = format!(
         "test-{}-{}",
         std::process::id(),
@@ -714,7 +714,7 @@ async fn a_disputed_transaction_that_fails_gets_no_second_case_and_no_second_not
 
 #[tokio::test]
 async fn two_replicas_sharing_redis_open_one_case() {
-    let redis = test_redis().await;
+    let redis = test_redis();
     let namespace = format!("replicas-{}", std::process::id());
     let shared = [
         ("GRIDCASE_REDIS_URL", redis.url.clone()),

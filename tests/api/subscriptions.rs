@@ -168,7 +168,7 @@ async fn subscriptions_need_a_valid_token_and_partners_cannot_ask_for_others() {
 
 #[tokio::test]
 async fn with_redis_a_subscriber_on_one_replica_sees_milestones_published_on_another() {
-    let redis = test_redis().await;
+    let redis = test_redis();
     let shared = [
         ("GRIDCASE_REDIS_URL", redis.url.clone()),
         (
