@@ -15,7 +15,7 @@
 //! - `upstream` — Trading Grid and Core Case connectors: wire models, mapping, HTTP clients
 //! - `graphql`  — schema, query resolvers, types, loaders, operation limits, persisted queries, errors
 //! - `http`     — accept loop (deadlines, connection caps, shutdown), guards (body bounds, CSRF), rate limits, WebSocket; router: `/graphql`, `/graphql/stream` (SSE), `/portal`, `/documents/{id}/content`, `/webhooks/{platform}`, `/healthz`, `/readyz`, `/metrics`
-//! - `metrics`  — Prometheus counters
+//! - `metrics`  — Prometheus counters, and gauges of what is under way (webhooks, outbox passes, due steps, subscriptions)
 //! - `telemetry`— logs (text or JSON) and OpenTelemetry traces over OTLP
 //! - `workflows`— the use cases as idempotent step sequences; the outbox worker; the reconciler
 //! - `rules`    — platform events (webhooks, feed polling) → workflows
@@ -139,6 +139,11 @@ impl App {
             ),
             None => Arc::new(events::MemoryBus::default()),
         };
+        // Registered subscriptions show in `gridcase_subscriptions_active`.
+        let bus: Arc<dyn events::MilestoneBus> = Arc::new(metrics::CountedBus {
+            inner: bus,
+            metrics: metrics.clone(),
+        });
         let cache = Arc::new(cache::connect(&config, metrics.clone()).await?);
         // Reads go straight to the connectors (through the cache, in the
         // loaders); the workflows' writes and the events they poll evict.
