@@ -16,7 +16,7 @@
 //! - `upstream` — Trading Grid and Core Case connectors: wire models, mapping, HTTP clients
 //! - `graphql`  — schema, query resolvers, types, loaders, operation limits, persisted queries, errors
 //! - `http`     — accept loop (deadlines, connection caps, shutdown), guards (body bounds, CSRF), rate limits, WebSocket; router: `/graphql`, `/graphql/stream` (SSE), `/portal`, `/documents/{id}/content`, `/webhooks/{platform}`, `/healthz`, `/readyz`, `/metrics`
-//! - `metrics`  — Prometheus counters
+//! - `metrics`  — Prometheus counters, and gauges of what is under way (webhooks, outbox passes, due steps, subscriptions)
 //! - `telemetry`— logs (text or JSON) and OpenTelemetry traces over OTLP
 //! - `workflows`— the use cases as idempotent step sequences; the outbox worker; the reconciler
 //! - `rules`    — platform events (webhooks, feed polling) → workflows
@@ -38,8 +38,10 @@ pub(crate) mod rules;
 pub mod sim;
 pub mod store;
 pub mod telemetry;
-#[cfg(test)]
-mod test_redis;
+/// The Redis the tests run against; for `tests/` only (the `testing` feature).
+#[cfg(any(test, feature = "testing"))]
+#[doc(hidden)]
+pub mod test_redis;
 pub(crate) mod upstream;
 pub(crate) mod workflows;
 
@@ -139,6 +141,11 @@ impl App {
             ),
             None => Arc::new(events::MemoryBus::default()),
         };
+        // Registered subscriptions show in `gridcase_subscriptions_active`.
+        let bus: Arc<dyn events::MilestoneBus> = Arc::new(metrics::CountedBus {
+            inner: bus,
+            metrics: metrics.clone(),
+        });
         let cache = cache::connect(&config, metrics.clone()).await?;
         let trusted = match &config.http.trusted_documents {
             Some(path) => {

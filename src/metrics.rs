@@ -1,11 +1,22 @@
-//! Prometheus counters, rendered at `GET /metrics`. A handful of labelled
-//! counters and summed durations is all the gateway needs, so this is a small
-//! registry rather than a dependency.
+//! Prometheus counters and gauges, rendered at `GET /metrics`. A handful of
+//! labelled counters, summed durations and in-flight gauges is all the gateway
+//! needs, so this is a small registry rather than a dependency.
+//!
+//! The gauges say what is under way (webhooks being handled, outbox passes
+//! running, steps due, subscriptions registered): an operator sees a stuck
+//! gateway, and a test can wait for a quiet one before asserting that nothing
+//! more happened.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use futures::StreamExt;
+
+use crate::events::{BusError, MilestoneBus, MilestoneEvent};
 
 /// What each metric means, for the `# HELP` lines.
 const HELP: &[(&str, &str)] = &[
@@ -95,6 +106,26 @@ const HELP: &[(&str, &str)] = &[
     ),
 ];
 
+/// What each gauge means; these go up and down.
+const GAUGES: [(&str, &str); 4] = [
+    (
+        "gridcase_webhooks_in_flight",
+        "Webhook deliveries being handled now, their workflow included (it goes on when the sender stops waiting).",
+    ),
+    (
+        "gridcase_workflow_runs_in_flight",
+        "Outbox passes running now.",
+    ),
+    (
+        "gridcase_outbox_due",
+        "Outbox steps due now and not being run, read from the store at each scrape.",
+    ),
+    (
+        "gridcase_subscriptions_active",
+        "Milestone subscriptions registered with the bus and not yet ended.",
+    ),
+];
+
 type Labels = Vec<(&'static str, String)>;
 
 #[derive(Default)]
@@ -128,6 +159,23 @@ impl Metrics {
         self.add(name, labels, 1.0);
     }
 
+    /// Set a gauge to what was just measured.
+    pub fn set(&self, name: &'static str, value: f64) {
+        self.values
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((name, Vec::new()), value);
+    }
+
+    /// One more of `name` (a gauge) under way, until the guard is dropped.
+    pub fn in_flight(self: &Arc<Self>, name: &'static str) -> InFlight {
+        self.add(name, &[], 1.0);
+        InFlight {
+            metrics: self.clone(),
+            name,
+        }
+    }
+
     /// One upstream call: counted and timed.
     pub fn upstream(&self, platform: &str, operation: &str, outcome: &str, took: Duration) {
         let labels = [("platform", platform), ("operation", operation)];
@@ -147,11 +195,15 @@ impl Metrics {
     pub fn render(&self) -> String {
         let values = self.values.lock().unwrap_or_else(|e| e.into_inner());
         let mut out = String::new();
-        for &(name, help) in HELP {
+        let kinds = HELP
+            .iter()
+            .map(|h| (h, "counter"))
+            .chain(GAUGES.iter().map(|h| (h, "gauge")));
+        for ((name, help), kind) in kinds {
             let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} counter");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
             for ((n, labels), v) in values.iter() {
-                if *n != name {
+                if n != name {
                     continue;
                 }
                 let labels: Vec<String> = labels
@@ -164,6 +216,47 @@ impl Metrics {
             }
         }
         out
+    }
+}
+
+/// Something under way, counted in its gauge until dropped.
+pub struct InFlight {
+    metrics: Arc<Metrics>,
+    name: &'static str,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.metrics.add(self.name, &[], -1.0);
+    }
+}
+
+/// A milestone bus whose subscriptions are counted in
+/// `gridcase_subscriptions_active` from the moment the bus has registered them
+/// (nothing published afterwards is missed) until their stream is dropped.
+pub(crate) struct CountedBus {
+    pub inner: Arc<dyn MilestoneBus>,
+    pub metrics: Arc<Metrics>,
+}
+
+#[async_trait]
+impl MilestoneBus for CountedBus {
+    async fn publish(&self, event: MilestoneEvent) -> Result<MilestoneEvent, BusError> {
+        self.inner.publish(event).await
+    }
+
+    async fn subscribe(
+        &self,
+        after: Option<String>,
+    ) -> Result<BoxStream<'static, MilestoneEvent>, BusError> {
+        let events = self.inner.subscribe(after).await?;
+        let active = self.metrics.in_flight("gridcase_subscriptions_active");
+        Ok(events
+            .map(move |e| {
+                let _counted = &active;
+                e
+            })
+            .boxed())
     }
 }
 
@@ -194,5 +287,20 @@ mod tests {
         );
         assert!(text.contains("gridcase_upstream_requests_total{platform=\"trading-grid\",operation=\"list_partners\",outcome=\"ok\"} 1"));
         assert!(text.contains("# TYPE gridcase_events_total counter"));
+    }
+
+    #[test]
+    fn an_in_flight_gauge_counts_what_is_under_way_until_it_is_dropped() {
+        let m = Arc::new(Metrics::new());
+        let first = m.in_flight("gridcase_webhooks_in_flight");
+        let second = m.in_flight("gridcase_webhooks_in_flight");
+        assert!(m.render().contains("gridcase_webhooks_in_flight{} 2"));
+        drop(first);
+        drop(second);
+        let text = m.render();
+        assert!(text.contains("gridcase_webhooks_in_flight{} 0"));
+        assert!(text.contains("# TYPE gridcase_webhooks_in_flight gauge"));
+        m.set("gridcase_outbox_due", 3.0);
+        assert!(m.render().contains("gridcase_outbox_due{} 3"));
     }
 }

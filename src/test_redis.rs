@@ -1,5 +1,6 @@
-//! A Redis for the unit tests of the Redis backends: `GRIDCASE_TEST_REDIS_URL` when
-//! set, else a `redis-server` of their own on a free port. Never mocked: the
+//! A Redis for tests — the unit tests of the Redis backends and, through the
+//! `testing` feature, the integration tests in `tests/`: `GRIDCASE_TEST_REDIS_URL`
+//! when set, else a `redis-server` of their own on a free port. Never mocked: the
 //! backends' atomicity lives in Redis itself.
 
 use std::io::{Read, Write};
@@ -10,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// A `redis-server` of our own, killed (and its directory removed) on drop.
-pub(crate) struct RedisServer {
+struct RedisServer {
     child: Child,
     dir: PathBuf,
     port: u16,
@@ -26,9 +27,18 @@ impl Drop for RedisServer {
 
 /// The redis-server the test talks to: `GRIDCASE_TEST_REDIS_URL` when set,
 /// else one started here (the guard keeps it alive).
-pub(crate) struct TestRedis {
+pub struct TestRedis {
     pub url: String,
-    _server: Option<RedisServer>,
+    server: Option<RedisServer>,
+}
+
+impl TestRedis {
+    /// Stop the server, as an outage would; `None` when it is a shared
+    /// `GRIDCASE_TEST_REDIS_URL`, which is not ours to stop.
+    pub fn stop(&mut self) -> Option<()> {
+        drop(self.server.take()?);
+        Some(())
+    }
 }
 
 fn answers_ping(port: u16) -> bool {
@@ -82,21 +92,21 @@ fn start_server() -> RedisServer {
     panic!("redis-server did not come up on a free port");
 }
 
-pub(crate) fn test_redis() -> TestRedis {
+pub fn test_redis() -> TestRedis {
     match std::env::var("GRIDCASE_TEST_REDIS_URL") {
-        Ok(url) if !url.is_empty() => TestRedis { url, _server: None },
+        Ok(url) if !url.is_empty() => TestRedis { url, server: None },
         _ => {
             let server = start_server();
             TestRedis {
                 url: format!("redis://127.0.0.1:{}/", server.port),
-                _server: Some(server),
+                server: Some(server),
             }
         }
     }
 }
 
 /// A namespace no other test (or run sharing the server) uses.
-pub(crate) fn namespace(prefix: &str) -> String {
+pub fn namespace(prefix: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
     format!(
         "{prefix}-{}-{}",

@@ -9,6 +9,10 @@
 //! property the schema does not declare is reported, so the contract and the
 //! simulator cannot drift apart unnoticed.
 
+#[path = "api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -917,17 +921,22 @@ impl<'c> Run<'c> {
         first: u64,
     ) {
         let status_op = self.contract.operation("simGetWebhook");
-        let mut counters = Value::Null;
-        for _ in 0..200 {
-            let (_, _, body) = self
+        let this = &*self;
+        let read = || async {
+            let (_, _, body) = this
                 .send(&status_op, &Request::documented(&status_op))
                 .await;
-            counters = serde_json::from_str(&body).unwrap_or(Value::Null);
-            if counters["pending"] == 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            serde_json::from_str::<Value>(&body).unwrap_or(Value::Null)
+        };
+        let settled = helpers::within(Duration::from_secs(10), || async {
+            let counters = read().await;
+            (counters["pending"] == 0).then_some(counters)
+        })
+        .await;
+        let counters = match settled {
+            Some(c) => c,
+            None => read().await,
+        };
         if counters["pending"] != 0 || counters["failed"] != 0 {
             self.failures.push(format!(
                 "GET /__sim/webhook: deliveries to a healthy receiver did not all succeed: {counters}"

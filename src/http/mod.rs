@@ -114,6 +114,12 @@ pub(crate) fn metrics_router(state: AppState) -> Router {
 
 /// `GET /metrics`: Prometheus text. Aggregate counts only, no ids or payloads.
 async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    // Read before the in-flight gauges are rendered: a step claimed after this
+    // read is counted by `gridcase_workflow_runs_in_flight` instead.
+    match state.store.outbox_due(chrono::Utc::now()).await {
+        Ok(due) => state.metrics.set("gridcase_outbox_due", due as f64),
+        Err(e) => tracing::warn!(error = %e, "outbox not counted for /metrics"),
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

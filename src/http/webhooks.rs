@@ -133,7 +133,14 @@ pub(crate) async fn receive(
     // On a task of its own: a sender that gives up waiting must not cut the
     // workflow off between two upstream writes.
     let rules = state.rules.clone();
-    let handled = match tokio::spawn(async move { rules.handle(event).await }).await {
+    // Counted for as long as the task runs, which may outlive this request.
+    let in_flight = state.metrics.in_flight("gridcase_webhooks_in_flight");
+    let handled = match tokio::spawn(async move {
+        let _in_flight = in_flight;
+        rules.handle(event).await
+    })
+    .await
+    {
         Ok(h) => h,
         Err(e) => {
             tracing::error!(error = %e, "webhook task failed");

@@ -121,11 +121,18 @@ pub(crate) async fn outbox(store: &dyn Store, prefix: &str) {
         .unwrap();
     assert_eq!(store.outbox_pending(&case).await.unwrap().len(), 2);
 
+    assert!(store.outbox_due(now).await.unwrap() >= 1, "the step is due");
+
     let lease = Duration::from_millis(200);
     let due = store.outbox_claim_due(now, 10, lease).await.unwrap();
     let mine: Vec<_> = due.iter().filter(|e| e.case_id == case).collect();
     assert_eq!(mine.len(), 1, "only the due step");
     assert_eq!(mine[0].id, format!("{prefix}:a"));
+    assert_eq!(
+        store.outbox_due(now).await.unwrap(),
+        0,
+        "a leased step is not due"
+    );
     // Leased: not handed out again while the lease holds...
     let again = store.outbox_claim_due(now, 10, lease).await.unwrap();
     assert!(again.iter().all(|e| e.case_id != case));

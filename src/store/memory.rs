@@ -131,6 +131,16 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    async fn outbox_due(&self, now: DateTime<Utc>) -> Result<u64> {
+        let instant = Instant::now();
+        Ok(self
+            .state()
+            .outbox
+            .values()
+            .filter(|(e, leased)| e.next_at <= now && leased.is_none_or(|l| l <= instant))
+            .count() as u64)
+    }
+
     async fn outbox_complete(&self, id: &str) -> Result<()> {
         self.state().outbox.remove(id);
         Ok(())

@@ -173,6 +173,8 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
         lease: Duration,
     ) -> Result<Vec<OutboxEntry>>;
+    /// How many steps are due at `now` and not leased (for `/metrics`).
+    async fn outbox_due(&self, now: DateTime<Utc>) -> Result<u64>;
     /// The step is done: forget it.
     async fn outbox_complete(&self, id: &str) -> Result<()>;
     /// Steps not yet done for a case.

@@ -392,6 +392,17 @@ impl Store for RedisStore {
             .collect()
     }
 
+    async fn outbox_due(&self, now: DateTime<Utc>) -> Result<u64> {
+        // A lease pushes the score into the future: what is left is due.
+        redis::cmd("ZCOUNT")
+            .arg(self.due_key())
+            .arg("-inf")
+            .arg(now.timestamp_millis())
+            .query_async(&mut self.conn())
+            .await
+            .map_err(err("outbox_due"))
+    }
+
     async fn outbox_complete(&self, id: &str) -> Result<()> {
         self.complete
             .key(self.outbox_key())

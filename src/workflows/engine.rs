@@ -272,6 +272,7 @@ impl Workflows {
 
     /// One pass over due outbox entries. Returns how many completed.
     pub async fn drain_outbox(&self) -> Result<usize> {
+        let _running = self.metrics.in_flight("gridcase_workflow_runs_in_flight");
         let mut done = 0;
         // One step claimed at a time (up to ten a pass): a claimed step is one being
         // run, its lease renewed while it runs, never one waiting behind another.

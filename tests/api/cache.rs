@@ -46,7 +46,7 @@ async fn a_warm_dashboard_makes_no_upstream_call_with_the_memory_cache() {
 
 #[tokio::test]
 async fn a_warm_dashboard_makes_no_upstream_call_with_the_redis_cache() {
-    let redis = test_redis().await;
+    let redis = test_redis();
     let app = spawn_app_with(&redis_settings(&redis, "warm")).await;
     let (calls, routes, _) = warm_dashboard_calls(&app, &partner("TP-0001")).await;
     assert_eq!(calls, 0, "{routes:#}");
@@ -150,7 +150,7 @@ async fn milestone_at(app: &TestApp, gateway: &str, case: &str) -> Value {
 
 #[tokio::test]
 async fn a_case_status_webhook_makes_the_next_read_fresh_on_every_replica() {
-    let redis = test_redis().await;
+    let redis = test_redis();
     let shared = redis_settings(&redis, "replicas");
     // Webhooks go to `app`; `other` shares its Redis.
     let app = spawn_app_with(&shared).await;
@@ -210,7 +210,7 @@ async fn counter_at(app: &TestApp, gateway: &str, name: &str) -> f64 {
 
 #[tokio::test]
 async fn memory_caches_of_replicas_sharing_redis_evict_together() {
-    let redis = test_redis().await;
+    let redis = test_redis();
     let [url, namespace] = redis_settings(&redis, "fanout");
     let shared = [url, namespace, ("GRIDCASE_CACHE", "memory".to_owned())];
     // Webhooks go to `app`; `other` caches in its own memory.
@@ -249,7 +249,7 @@ async fn memory_caches_of_replicas_sharing_redis_evict_together() {
 
 #[tokio::test]
 async fn a_replica_that_lost_the_eviction_channel_empties_its_memory_cache() {
-    let redis = test_redis().await;
+    let redis = test_redis();
     let [url, namespace] = redis_settings(&redis, "resubscribe");
     let shared = [url, namespace, ("GRIDCASE_CACHE", "memory".to_owned())];
     let app = spawn_app_with(&shared).await;
@@ -286,7 +286,7 @@ async fn a_replica_that_lost_the_eviction_channel_empties_its_memory_cache() {
 
 #[tokio::test]
 async fn losing_redis_mid_run_costs_no_answer() {
-    let redis = test_redis().await;
+    let redis = test_redis();
     let app = spawn_app_with(&redis_settings(&redis, "outage")).await;
     let token = partner("TP-0001");
     let cached = app.data(&token, DASHBOARD, json!({})).await;

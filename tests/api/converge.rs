@@ -106,7 +106,7 @@ async fn two_replicas(
 
 #[tokio::test]
 async fn a_case_moved_back_and_forth_within_a_second_is_announced_every_time() {
-    let redis = test_redis().await;
+    let redis = test_redis();
     let (app, other, _stop) = two_replicas(&redis, "back-and-forth").await;
     let discussion = open_dispute(&app, "TP-0001", "Pallet count differs").await;
     let case = linked_case(&app, &discussion).await;
@@ -174,7 +174,7 @@ async fn an_older_event_delivered_after_a_newer_one_never_moves_the_milestone_ba
 
 #[tokio::test]
 async fn concurrent_overlapping_escalations_leave_each_transaction_in_exactly_one_open_case() {
-    let redis = test_redis().await;
+    let redis = test_redis();
     let (app, other, _stop) = two_replicas(&redis, "overlap").await;
     // Failed transactions nobody has escalated yet (the rules are kept out of it).
     app.stop_webhooks(Platform::TradingGrid).await;
@@ -283,7 +283,7 @@ async fn a_note_on_an_already_escalated_issue_is_appended_not_dropped() {
 
 #[tokio::test]
 async fn with_redis_down_a_mutation_answers_retry_later_at_once() {
-    let mut redis = test_redis().await;
+    let mut redis = test_redis();
     let app = spawn_app_with(&[
         ("GRIDCASE_REDIS_URL", redis.url.clone()),
         (
@@ -362,7 +362,7 @@ async fn with_webhooks_lost_the_reconciler_alone_opens_the_case_and_announces_th
 
 #[tokio::test]
 async fn after_redis_is_wiped_mid_escalation_the_reconciler_completes_it_exactly_once() {
-    let redis = test_redis().await;
+    let redis = test_redis();
     let app = spawn_app_with(&[
         ("GRIDCASE_REDIS_URL", redis.url.clone()),
         (
@@ -450,7 +450,7 @@ async fn after_redis_is_wiped_mid_escalation_the_reconciler_completes_it_exactly
 #[tokio::test]
 async fn a_step_held_by_a_replica_that_died_is_run_by_another_within_seconds() {
     use gridcase::store::{OutboxEntry, RedisStore, StepState, Store};
-    let redis = test_redis().await;
+    let redis = test_redis();
     let ns = format!("lease-{}", std::process::id());
     let app = spawn_app_with(&[
         ("GRIDCASE_REDIS_URL", redis.url.clone()),
@@ -571,7 +571,7 @@ async fn with_webhooks_lost_the_reconciler_opens_exception_cases_and_links_await
 
 #[tokio::test]
 async fn an_old_event_redelivered_after_redis_is_wiped_does_not_announce_a_stale_milestone() {
-    let redis = test_redis().await;
+    let redis = test_redis();
     let app = spawn_app_with(&[
         ("GRIDCASE_REDIS_URL", redis.url.clone()),
         (

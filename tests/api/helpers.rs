@@ -1,4 +1,8 @@
 //! `spawn_app()`: both simulators and a gateway on random ports, plus typed helpers.
+//!
+//! Tests wait on facts, never on the clock: [`within`] (and [`eventually`]) poll a
+//! condition until a deadline, [`TestApp::quiet`] waits until nothing more can
+//! happen on its own, [`subscribed`] until a subscription is registered.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -18,6 +22,8 @@ pub struct TestApp {
     pub cc: RunningSim,
     pub http: reqwest::Client,
     pub shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The gateway's serving task, done once it has stopped its background work.
+    pub done: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Drop for TestApp {
@@ -43,13 +49,14 @@ pub async fn spawn_app_with(extra: &[(&'static str, String)]) -> TestApp {
     let cc = sim::start(Platform::CoreCase, loopback, SimOptions::default())
         .await
         .expect("core case simulator starts");
-    let (url, shutdown) = start_gateway(&tg.base_url(), &cc.base_url(), extra).await;
+    let gw = run_gateway(&tg.base_url(), &cc.base_url(), extra).await;
     let app = TestApp {
-        url,
+        url: gw.url,
         tg,
         cc,
         http: reqwest::Client::new(),
-        shutdown: Some(shutdown),
+        shutdown: Some(gw.stop),
+        done: Some(gw.done),
     };
     app.route_webhooks_to(&app.url).await;
     app
@@ -180,6 +187,21 @@ impl TestApp {
         }
     }
 
+    /// Stop the gateway and wait until it has: requests drained, outbox worker
+    /// and pollers stopped.
+    pub async fn stop_gateway(&mut self) {
+        if let Some(stop) = self.shutdown.take() {
+            let _ = stop.send(());
+        }
+        if let Some(done) = self.done.take() {
+            tokio::time::timeout(Duration::from_secs(20), done)
+                .await
+                .expect("the gateway stops within its shutdown deadline")
+                .expect("the gateway task ends without panicking")
+                .expect("the gateway serves until told to stop");
+        }
+    }
+
     pub async fn set_faults(&self, platform: Platform, faults: Value) {
         let resp = self
             .http
@@ -190,6 +212,69 @@ impl TestApp {
             .unwrap();
         assert!(resp.status().is_success(), "faults: {}", resp.status());
     }
+}
+
+impl TestApp {
+    /// A counter or gauge from the gateway's `/metrics` (summed over label sets
+    /// matching `labels`).
+    pub async fn metric(&self, name: &str, labels: &str) -> f64 {
+        metric(&self.http, &self.url, name, labels).await
+    }
+}
+
+/// A counter or gauge from `/metrics` of the gateway at `gateway` (summed over
+/// label sets matching `labels`).
+pub async fn metric(http: &reqwest::Client, gateway: &str, name: &str, labels: &str) -> f64 {
+    let text = http
+        .get(format!("{gateway}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    sum_of(&text, name, labels)
+}
+
+fn sum_of(metrics: &str, name: &str, labels: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.split(['{', ' ']).next() == Some(name) && l.contains(labels))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Whether the gateway at `gateway` is handling no webhook, running no outbox
+/// pass and has no outbox step due (one scrape: the due steps are read before
+/// the passes, so a step claimed in between is counted as running).
+async fn gateway_quiet(http: &reqwest::Client, gateway: &str) -> bool {
+    let Ok(resp) = http.get(format!("{gateway}/metrics")).send().await else {
+        return false;
+    };
+    let Ok(text) = resp.text().await else {
+        return false;
+    };
+    text.contains("# TYPE gridcase_outbox_due gauge")
+        && [
+            "gridcase_webhooks_in_flight",
+            "gridcase_workflow_runs_in_flight",
+            "gridcase_outbox_due",
+        ]
+        .iter()
+        .all(|g| sum_of(&text, g, "") == 0.0)
+}
+
+/// Wait until the gateway at `gateway` has `n` milestone subscriptions
+/// registered: whatever is published from then on reaches them.
+pub async fn subscribed(http: &reqwest::Client, gateway: &str, n: usize) {
+    eventually("the subscription is registered", || async {
+        (metric(http, gateway, "gridcase_subscriptions_active", "").await >= n as f64).then_some(())
+    })
+    .await;
+}
+
+async fn get_json(http: &reqwest::Client, url: &str) -> Option<Value> {
+    http.get(url).send().await.ok()?.json().await.ok()
 }
 
 impl TestApp {
@@ -268,18 +353,43 @@ impl TestApp {
         resp.json().await.unwrap()
     }
 
-    /// Wait until both simulators have delivered every webhook they queued, so a
-    /// test can assert that something did *not* happen.
+    /// Wait until both simulators have delivered every webhook they queued.
+    /// Delivered means answered: the gateway has handled them.
     pub async fn webhooks_settled(&self) {
+        eventually("webhooks delivered", || async {
+            self.webhooks_delivered().await.then_some(())
+        })
+        .await;
+    }
+
+    /// Whether neither simulator has a webhook waiting to be delivered.
+    async fn webhooks_delivered(&self) -> bool {
         for p in [Platform::TradingGrid, Platform::CoreCase] {
             let url = format!("{}/__sim/webhook", self.sim(p).base_url());
-            eventually("webhooks delivered", || async {
-                let s: Value = self.http.get(&url).send().await.ok()?.json().await.ok()?;
-                (s["pending"] == 0).then_some(())
-            })
-            .await;
+            let Some(s) = get_json(&self.http, &url).await else {
+                return false;
+            };
+            if s["pending"] != 0 {
+                return false;
+            }
         }
-        // Delivered means answered: the gateway has handled them.
+        true
+    }
+
+    /// Wait until nothing more can happen on its own: both simulators have
+    /// delivered every webhook they queued, and the gateway is handling none,
+    /// running no outbox pass and has no step due. Then a test may assert that
+    /// something did *not* happen, or happened exactly once.
+    pub async fn quiet(&self) {
+        eventually("the simulators and the gateway are quiet", || async {
+            // The simulators again after the gateway: what the gateway did last
+            // (a post, a case update) may have queued another webhook.
+            (self.webhooks_delivered().await
+                && gateway_quiet(&self.http, &self.url).await
+                && self.webhooks_delivered().await)
+                .then_some(())
+        })
+        .await;
     }
 
     /// Every community message of a discussion, as Trading Grid has them.
@@ -333,23 +443,6 @@ impl TestApp {
             .as_u16()
     }
 
-    /// A counter from `/metrics` (summed over label sets matching `labels`).
-    pub async fn metric(&self, name: &str, labels: &str) -> f64 {
-        let text = self
-            .http
-            .get(format!("{}/metrics", self.url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .filter(|l| l.starts_with(name) && l.contains(labels))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    }
-
     /// Wait until the reconciler has completed a whole sweep that started after
     /// this call (two completions: the one running may have started before).
     pub async fn one_full_sweep(&self) {
@@ -363,24 +456,40 @@ impl TestApp {
     }
 }
 
-/// Retry `check` until it returns `Some`, for effects that arrive by webhook or
-/// from the outbox; fails after 15 s.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+/// How often [`within`] looks again.
+const POLL_EVERY: Duration = Duration::from_millis(50);
+
+/// Ask `check` until it returns `Some`, every [`POLL_EVERY`], for at most
+/// `deadline`; `None` when it never did. The one polling loop of the tests: the
+/// interval is how often a fact is looked at, never a time waited for it to happen.
+pub async fn within<T, F, Fut>(deadline: Duration, mut check: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let give_up = tokio::time::Instant::now() + deadline;
     loop {
         if let Some(v) = check().await {
-            return v;
+            return Some(v);
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        if tokio::time::Instant::now() >= give_up {
+            return None;
+        }
+        // The polling interval: how often the fact is looked at again.
+        tokio::time::sleep(POLL_EVERY).await;
     }
+}
+
+/// [`within`] 15 s, failing the test with `what` when `check` never returns
+/// `Some`: for effects that arrive by webhook or from the outbox.
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    within(Duration::from_secs(15), check)
+        .await
+        .unwrap_or_else(|| panic!("timed out waiting for: {what}"))
 }
 
 /// Error codes of a GraphQL response, in order.
@@ -413,77 +522,7 @@ pub const DASHBOARD: &str = r#"query Dashboard { partnerIssues(first: 50) { edge
   case { id number milestone evidence { id name } resolution { summary } }
 } } } }"#;
 
-/// A Redis for tests: `GRIDCASE_TEST_REDIS_URL`, or a `redis-server` of our own on
-/// a free port (stopped when dropped).
-pub struct TestRedis {
-    pub url: String,
-    child: Option<std::process::Child>,
-    _dir: Option<std::path::PathBuf>,
-}
-
-#[allow(dead_code)] // used by tests/api/converge.rs only
-impl TestRedis {
-    /// Stop the server (only one this test started; `None` when it is shared).
-    pub fn stop(&mut self) -> Option<()> {
-        let c = self.child.as_mut()?;
-        let _ = c.kill();
-        let _ = c.wait();
-        Some(())
-    }
-}
-
-impl Drop for TestRedis {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.child {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-pub async fn test_redis() -> TestRedis {
-    if let Ok(url) = std::env::var("GRIDCASE_TEST_REDIS_URL") {
-        return TestRedis {
-            url,
-            child: None,
-            _dir: None,
-        };
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = std::env::temp_dir().join(format!("gridcase-redis-{port}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let child = std::process::Command::new("redis-server")
-        .args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .current_dir(&dir)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("redis-server must be installed (or set GRIDCASE_TEST_REDIS_URL)");
-    let url = format!("redis://127.0.0.1:{port}");
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    TestRedis {
-        url,
-        child: Some(child),
-        _dir: Some(dir),
-    }
-}
+/// A Redis for tests: the crate's own launcher (`GRIDCASE_TEST_REDIS_URL`, or a
+/// `redis-server` of the test's own on a free port, stopped when dropped).
+#[allow(unused_imports)] // not every test binary sharing this file uses Redis
+pub use gridcase::test_redis::{test_redis, TestRedis};

@@ -262,7 +262,7 @@ async fn readiness_answers_at_once_when_a_platform_hangs() {
 
 #[tokio::test]
 async fn readiness_reports_redis_when_it_is_configured() {
-    let redis = test_redis().await;
+    let redis = test_redis();
     let app = spawn_app_with(&[("GRIDCASE_REDIS_URL", redis.url.clone())]).await;
     let body = readyz(&app).await;
     assert_eq!(body["redis"], "ok", "{body:#}");

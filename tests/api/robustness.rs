@@ -141,6 +141,8 @@ async fn a_failing_community_post_is_retried_from_the_outbox_until_it_lands() {
     // Trading Grid goes down; the status is recorded but the post must wait.
     app.set_faults(Platform::TradingGrid, json!({ "error_rate": 1.0 }))
         .await;
+    let retried = r#"outcome="retried""#;
+    let retries_before = app.metric("gridcase_workflow_steps_total", retried).await;
     let data = app
         .data(
             &agent(),
@@ -159,9 +161,11 @@ async fn a_failing_community_post_is_retried_from_the_outbox_until_it_lands() {
             .contains("community message")),
         "{pending:#?}"
     );
-    // While it is down, retries keep failing and nothing is posted.
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    // While it is down, the outbox retries it and the retry fails too.
+    eventually("a failed retry of the deferred post", || async {
+        (app.metric("gridcase_workflow_steps_total", retried).await > retries_before).then_some(())
+    })
+    .await;
     app.set_faults(Platform::TradingGrid, json!({ "error_rate": 0.0 }))
         .await;
 
@@ -173,7 +177,8 @@ async fn a_failing_community_post_is_retried_from_the_outbox_until_it_lands() {
             .then_some(m)
     })
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // Once nothing is left to run, due or arriving, it is still there once.
+    app.quiet().await;
     let messages_later = app.community_messages(discussion).await;
     assert_eq!(messages.len(), messages_later.len());
     assert_eq!(
@@ -383,7 +388,8 @@ async fn a_simulator_redelivery_is_acknowledged_and_not_processed_twice() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 202);
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // The redelivery answered and whatever it set off done: still one message.
+    app.quiet().await;
     let messages = app.community_messages(&discussion).await;
     assert_eq!(
         messages
@@ -450,7 +456,7 @@ async fn bad_mutation_input_is_refused_before_anything_is_written() {
 
 #[tokio::test]
 async fn a_restarted_gateway_resumes_the_redis_outbox() {
-    let redis = test_redis().await;
+    let redis = test_redis();
     let namespace = format!(
         "test-{}-{}",
         std::process::id(),
@@ -485,10 +491,7 @@ async fn a_restarted_gateway_resumes_the_redis_outbox() {
 
     // The gateway stops before Trading Grid recovers…
     let mut app = app;
-    if let Some(stop) = app.shutdown.take() {
-        let _ = stop.send(());
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    app.stop_gateway().await;
     let (url, _stop) = start_gateway(&app.tg.base_url(), &app.cc.base_url(), &with_redis).await;
     app.route_webhooks_to(&url).await;
     app.set_faults(Platform::TradingGrid, json!({ "error_rate": 0.0 }))
@@ -714,7 +717,7 @@ async fn a_disputed_transaction_that_fails_gets_no_second_case_and_no_second_not
 
 #[tokio::test]
 async fn two_replicas_sharing_redis_open_one_case() {
-    let redis = test_redis().await;
+    let redis = test_redis();
     let namespace = format!("replicas-{}", std::process::id());
     let shared = [
         ("GRIDCASE_REDIS_URL", redis.url.clone()),

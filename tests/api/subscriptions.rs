@@ -97,8 +97,7 @@ async fn a_partner_receives_its_own_case_milestones_and_nothing_else() {
     let other = case_of(&app, "TP-0002").await;
     let mut ws = connect(&app, &partner("TP-0001")).await.expect("accepted");
     subscribe(&mut ws, MILESTONES, json!({})).await;
-    // Give the subscription a moment to be registered before publishing.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    subscribed(&app.http, &app.url, 1).await;
 
     publish(&app, &other, "For the other partner").await;
     publish(&app, &own, "We are on it").await;
@@ -122,7 +121,7 @@ async fn a_subscriber_resumes_after_a_cursor() {
     let case = case_of(&app, "TP-0003").await;
     let mut ws = connect(&app, &agent()).await.expect("accepted");
     subscribe(&mut ws, MILESTONES, json!({})).await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    subscribed(&app.http, &app.url, 1).await;
     publish(&app, &case, "first").await;
     let first = next_json(&mut ws).await.expect("an event");
     let cursor = first["payload"]["data"]["caseMilestones"]["cursor"]
@@ -168,7 +167,7 @@ async fn subscriptions_need_a_valid_token_and_partners_cannot_ask_for_others() {
 
 #[tokio::test]
 async fn with_redis_a_subscriber_on_one_replica_sees_milestones_published_on_another() {
-    let redis = test_redis().await;
+    let redis = test_redis();
     let shared = [
         ("GRIDCASE_REDIS_URL", redis.url.clone()),
         (
@@ -184,7 +183,7 @@ async fn with_redis_a_subscriber_on_one_replica_sees_milestones_published_on_ano
         .await
         .expect("accepted");
     subscribe(&mut ws, MILESTONES, json!({})).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    subscribed(&app.http, &other_url, 1).await;
     // …published through the first.
     publish(&app, &case, "Across replicas").await;
     let event = next_json(&mut ws).await.expect("an event");

@@ -555,8 +555,8 @@ async fn job7_a_resolution_is_published_to_the_partner_and_becomes_searchable() 
     let hits = nodes(&found["resolutions"]);
     assert_eq!(hits.len(), 1);
     assert_eq!(hits[0]["case"]["id"], case["id"]);
-    // Give the webhook of `case.resolved` time to arrive, then check again.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Once the webhook of `case.resolved` and all it set off are done, still one.
+    app.quiet().await;
     let posts = app.community_messages(discussion).await;
     assert_eq!(
         posts
