@@ -1,5 +1,18 @@
 //! GraphQL errors with a stable `extensions.code`. Internal detail goes to the log,
 //! never to the client.
+//!
+//! Upstream failures reach resolvers as [`FetchError`], and there is exactly one
+//! conversion from it to a GraphQL error: `From<FetchError> for Error`, so a
+//! resolver just writes `?`. `FetchError` deliberately does not implement
+//! `Display`: async-graphql converts any `Display + Send + Sync` type into an
+//! error (its message the type's text, with no code), and a `Display` impl here
+//! would both clash with our own `From` and make a forgotten conversion compile
+//! into an uncoded error that carries upstream text. Without it, the only way
+//! from a `FetchError` to an `Error` is the coded one below. `UpstreamError`
+//! itself does implement `Display`, so loaders and fetch helpers return
+//! `FetchError`, never a bare `UpstreamError`.
+
+use std::sync::Arc;
 
 use async_graphql::{Error, ErrorExtensions};
 
@@ -47,6 +60,38 @@ pub(crate) fn internal() -> Error {
 
 pub(crate) fn invalid_id(err: InvalidId) -> Error {
     bad_input(err.to_string())
+}
+
+/// An upstream failure as loaders and fetch helpers hand it to resolvers. Cheap to
+/// clone (one failed batch answers every key in it). Not `Display`; see the module
+/// comment.
+#[derive(Debug, Clone)]
+pub(crate) struct FetchError(Arc<UpstreamError>);
+
+impl FetchError {
+    /// The shared failure, for the entity cache, which hands one failure to
+    /// every waiter.
+    pub(crate) fn into_shared(self) -> Arc<UpstreamError> {
+        self.0
+    }
+}
+
+impl From<Arc<UpstreamError>> for FetchError {
+    fn from(err: Arc<UpstreamError>) -> Self {
+        Self(err)
+    }
+}
+
+impl From<UpstreamError> for FetchError {
+    fn from(err: UpstreamError) -> Self {
+        Self(Arc::new(err))
+    }
+}
+
+impl From<FetchError> for Error {
+    fn from(err: FetchError) -> Self {
+        upstream(&err.0)
+    }
 }
 
 /// An upstream failure: logged in full once, answered with the platform named and

@@ -4,7 +4,6 @@
 
 use async_graphql::Context;
 
-use super::errors::upstream;
 use super::loaders::*;
 use super::scope;
 use super::types::*;
@@ -20,23 +19,13 @@ pub(crate) async fn partner(ctx: &Context<'_>, id: &PartnerId) -> Result<Option<
     if !policy::can_see_partner(&s.principal, id) {
         return Ok(None);
     }
-    let p = s
-        .loaders
-        .tg
-        .load_one(id.clone())
-        .await
-        .map_err(|e| upstream(&e))?;
+    let p = s.loaders.tg.load_one(id.clone()).await?;
     Ok(p.map(TradingPartner))
 }
 
 pub(crate) async fn issue(ctx: &Context<'_>, id: &IssueId) -> Result<Option<PartnerIssue>> {
     let s = scope(ctx)?;
-    let i = s
-        .loaders
-        .tg
-        .load_one(id.clone())
-        .await
-        .map_err(|e| upstream(&e))?;
+    let i = s.loaders.tg.load_one(id.clone()).await?;
     Ok(
         i.filter(|i| policy::can_see_partner(&s.principal, &i.partner_id))
             .map(PartnerIssue),
@@ -57,12 +46,7 @@ pub(crate) fn visible_issues(
 
 pub(crate) async fn case(ctx: &Context<'_>, id: &CaseId) -> Result<Option<Case>> {
     let s = scope(ctx)?;
-    let c = s
-        .loaders
-        .cc
-        .load_one(id.clone())
-        .await
-        .map_err(|e| upstream(&e))?;
+    let c = s.loaders.cc.load_one(id.clone()).await?;
     Ok(
         c.filter(|c| policy::can_see_partner(&s.principal, &c.partner_id))
             .map(Case),
@@ -83,12 +67,7 @@ pub(crate) async fn transaction(
     id: &TransactionId,
 ) -> Result<Option<Transaction>> {
     let s = scope(ctx)?;
-    let t = s
-        .loaders
-        .tg
-        .load_one(id.clone())
-        .await
-        .map_err(|e| upstream(&e))?;
+    let t = s.loaders.tg.load_one(id.clone()).await?;
     Ok(
         t.filter(|t| policy::can_see_partner(&s.principal, &t.partner_id))
             .map(Transaction),
@@ -101,12 +80,7 @@ pub(crate) async fn transactions(
     ids: &[TransactionId],
 ) -> Result<Vec<Transaction>> {
     let s = scope(ctx)?;
-    let mut found = s
-        .loaders
-        .tg
-        .load_many(ids.iter().cloned())
-        .await
-        .map_err(|e| upstream(&e))?;
+    let mut found = s.loaders.tg.load_many(ids.iter().cloned()).await?;
     Ok(ids
         .iter()
         .filter_map(|id| found.remove(id))
@@ -118,12 +92,7 @@ pub(crate) async fn transactions(
 /// Community documents by id, in the order asked, visible ones only.
 pub(crate) async fn tg_documents(ctx: &Context<'_>, ids: &[TgDocumentId]) -> Result<Vec<Document>> {
     let s = scope(ctx)?;
-    let mut found = s
-        .loaders
-        .tg
-        .load_many(ids.iter().cloned())
-        .await
-        .map_err(|e| upstream(&e))?;
+    let mut found = s.loaders.tg.load_many(ids.iter().cloned()).await?;
     Ok(ids
         .iter()
         .filter_map(|id| found.remove(id))
@@ -160,11 +129,7 @@ pub(crate) async fn evidence_documents(
     let mut found = if linked.is_empty() {
         Default::default()
     } else {
-        s.loaders
-            .tg
-            .load_many(linked)
-            .await
-            .map_err(|e| upstream(&e))?
+        s.loaders.tg.load_many(linked).await?
     };
     let mut seen = std::collections::HashSet::new();
     Ok(entries
@@ -189,22 +154,10 @@ pub(crate) async fn document(ctx: &Context<'_>, id: &DocumentId) -> Result<Optio
             if !policy::can_see_internal(&s.principal) {
                 return Ok(None);
             }
-            let Some(entry) = s
-                .loaders
-                .cc
-                .load_one(id.clone())
-                .await
-                .map_err(|e| upstream(&e))?
-            else {
+            let Some(entry) = s.loaders.cc.load_one(id.clone()).await? else {
                 return Ok(None);
             };
-            let Some(case) = s
-                .loaders
-                .cc
-                .load_one(entry.case_id.clone())
-                .await
-                .map_err(|e| upstream(&e))?
-            else {
+            let Some(case) = s.loaders.cc.load_one(entry.case_id.clone()).await? else {
                 return Ok(None);
             };
             Ok(evidence_documents(ctx, &[entry], &case.partner_id)
@@ -225,8 +178,7 @@ pub(crate) async fn documents_of_issue(
         .loaders
         .tg
         .load_one(DocsOfIssue(issue.clone()))
-        .await
-        .map_err(|e| upstream(&e))?
+        .await?
         .unwrap_or_default();
     s.loaders
         .tg

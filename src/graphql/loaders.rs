@@ -18,7 +18,7 @@ use crate::cache::EntityCache;
 use crate::domain::*;
 use crate::upstream::{core_case, trading_grid, CoreCase, TradingGrid, UpstreamError};
 
-pub(crate) type LoadError = Arc<UpstreamError>;
+pub(crate) type LoadError = super::errors::FetchError;
 
 /// Documents shared in an issue.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -369,7 +369,7 @@ where
         let batch: Batch<K, V> = async move {
             match receive.await {
                 Ok(answer) => answer.map(Arc::new),
-                Err(_) => Err(Arc::new(UpstreamError::Decode {
+                Err(_) => Err(LoadError::from(UpstreamError::Decode {
                     platform,
                     operation: "batch",
                     detail: "the batch was dropped before it was answered".into(),
@@ -509,14 +509,17 @@ where
                     let keys: Vec<K> = ids.iter().filter_map(|i| wanted.get(i).cloned()).collect();
                     let call = fetch(keys);
                     async move {
-                        call.await.map(|m| {
-                            m.into_iter()
-                                .map(|(k, v)| (k.cache_id(), v))
-                                .collect::<HashMap<_, _>>()
-                        })
+                        call.await
+                            .map(|m| {
+                                m.into_iter()
+                                    .map(|(k, v)| (k.cache_id(), v))
+                                    .collect::<HashMap<_, _>>()
+                            })
+                            .map_err(LoadError::into_shared)
                     }
                 })
-                .await?;
+                .await
+                .map_err(LoadError::from)?;
             Ok(found
                 .into_iter()
                 .filter_map(|(id, v)| by_id.get(&id).map(|k| (k.clone(), v)))
@@ -543,7 +546,7 @@ macro_rules! loaders {
                             let $client = client.clone();
                             async move {
                                 let $keys = &keys[..];
-                                $body.map_err(Arc::new)
+                                $body.map_err(LoadError::from)
                             }
                         })
                     }),)*

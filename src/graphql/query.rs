@@ -5,7 +5,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, Object, SimpleObject, ID};
 
 use super::connection::PageArgs;
-use super::errors::{bad_input, forbidden, invalid_id, upstream};
+use super::errors::{bad_input, forbidden, invalid_id, FetchError};
 use super::types::*;
 use super::{fetch, scope, services};
 use crate::auth::{policy, Role};
@@ -57,12 +57,13 @@ fn list_cost(first: Option<i32>, child_complexity: usize) -> usize {
 
 /// A list page's upstream call, counted as in flight so no batch of the request
 /// goes out before its items have asked for their keys.
+/// Its failure comes back as a [`FetchError`], so `?` gives the coded error.
 fn track<'a, T: 'a>(
     ctx: &Context<'a>,
-    call: impl std::future::Future<Output = T> + 'a,
-) -> Result<impl std::future::Future<Output = T> + 'a> {
+    call: impl std::future::Future<Output = std::result::Result<T, crate::upstream::UpstreamError>> + 'a,
+) -> Result<impl std::future::Future<Output = std::result::Result<T, FetchError>> + 'a> {
     let dispatch = scope(ctx)?.loaders.dispatch.clone();
-    Ok(async move { dispatch.track(call).await })
+    Ok(async move { dispatch.track(call).await.map_err(FetchError::from) })
 }
 
 /// Which partner's cached lists a list page belongs to (evicted together).
@@ -99,7 +100,7 @@ pub(crate) async fn partner_issues(
         format!("{filter:?}{req:?}"),
         svc.tg.list_issues(&filter, req.clone()),
     );
-    let page = track(ctx, list)?.await.map_err(|e| upstream(&e))?;
+    let page = track(ctx, list)?.await?;
     let principal = &scope(ctx)?.principal;
     Ok(args.connection(page, |i| {
         policy::can_see_partner(principal, &i.partner_id).then_some(PartnerIssue(i))
@@ -153,7 +154,7 @@ pub(crate) async fn cases(
         format!("{filter:?}{req:?}"),
         svc.cc.list_cases(&filter, req.clone()),
     );
-    let page = track(ctx, list)?.await.map_err(|e| upstream(&e))?;
+    let page = track(ctx, list)?.await?;
     Ok(args.connection(page, |c| {
         policy::can_see_partner(principal, &c.partner_id).then_some(Case(c))
     }))
@@ -184,7 +185,7 @@ pub(crate) async fn transactions(
         format!("{filter:?}{req:?}"),
         svc.tg.list_transactions(&filter, req.clone()),
     );
-    let page = track(ctx, list)?.await.map_err(|e| upstream(&e))?;
+    let page = track(ctx, list)?.await?;
     let principal = &scope(ctx)?.principal;
     Ok(args.connection(page, |t| {
         policy::can_see_partner(principal, &t.partner_id).then_some(Transaction(t))
@@ -317,7 +318,7 @@ impl Query {
             format!("{req:?}"),
             svc.tg.list_partners(req.clone()),
         );
-        let page = track(ctx, list)?.await.map_err(|e| upstream(&e))?;
+        let page = track(ctx, list)?.await?;
         Ok(args.connection(page, |p| Some(TradingPartner(p))))
     }
 
@@ -354,7 +355,7 @@ impl Query {
             format!("{filter:?}{req:?}"),
             svc.cc.search_resolutions(&filter, req.clone()),
         );
-        let page = track(ctx, list)?.await.map_err(|e| upstream(&e))?;
+        let page = track(ctx, list)?.await?;
         // Resolutions do not name their partner; their cases do.
         let visible_cases: std::collections::HashSet<CaseId> = if internal {
             Default::default()
@@ -363,8 +364,7 @@ impl Query {
             s.loaders
                 .cc
                 .load_many(ids)
-                .await
-                .map_err(|e| upstream(&e))?
+                .await?
                 .into_values()
                 .filter(|c| policy::can_see_partner(&s.principal, &c.partner_id))
                 .map(|c| c.id)

@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use super::{Document, InternalOnly, PartnerIssue, TradingPartner, Transaction};
 use crate::auth::policy;
 use crate::domain::{self, CaseOrigin, CaseStatus, CaseType, Milestone, Priority, TaskState, Team};
-use crate::graphql::errors::upstream;
 use crate::graphql::loaders::{
     EvidenceOfCase, HistoryOfCase, NotesOfCase, ResolutionOfCase, TasksOfCase,
 };
@@ -75,8 +74,7 @@ impl Case {
             .loaders
             .cc
             .load_one(EvidenceOfCase(self.0.id.clone()))
-            .await
-            .map_err(|e| upstream(&e))?
+            .await?
             .unwrap_or_default();
         fetch::evidence_documents(ctx, &entries, &self.0.partner_id)
             .await
@@ -89,8 +87,7 @@ impl Case {
             .loaders
             .cc
             .load_one(ResolutionOfCase(self.0.id.clone()))
-            .await
-            .map_err(|e| upstream(&e))?;
+            .await?;
         Ok(r.filter(|r| policy::can_see_resolution(&s.principal, r))
             .map(Resolution))
     }
@@ -138,8 +135,7 @@ impl Case {
             .loaders
             .cc
             .load_one(TasksOfCase(self.0.id.clone()))
-            .await
-            .map_err(|e| upstream(&e))?
+            .await?
             .unwrap_or_default();
         Ok(Some(tasks.into_iter().map(CaseTask::from).collect()))
     }
@@ -151,8 +147,7 @@ impl Case {
             .loaders
             .cc
             .load_one(NotesOfCase(self.0.id.clone()))
-            .await
-            .map_err(|e| upstream(&e))?
+            .await?
             .unwrap_or_default();
         Ok(Some(notes.into_iter().map(CaseNote::from).collect()))
     }
@@ -191,8 +186,7 @@ impl Case {
             .loaders
             .cc
             .load_one(HistoryOfCase(self.0.id.clone()))
-            .await
-            .map_err(|e| upstream(&e))?
+            .await?
             .unwrap_or_default();
         Ok(Some(
             entries.into_iter().map(CaseHistoryEntry::from).collect(),

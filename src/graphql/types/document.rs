@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 
 use super::{Case, PartnerIssue, TradingPartner};
 use crate::domain::{self, DocumentId, DocumentKind, Platform};
-use crate::graphql::errors::upstream;
 use crate::graphql::loaders::EvidenceOfDocument;
 use crate::graphql::{fetch, scope, services};
 
@@ -74,8 +73,7 @@ impl Document {
                     .loaders
                     .cc
                     .load_one(EvidenceOfDocument(id.clone()))
-                    .await
-                    .map_err(|e| upstream(&e))?
+                    .await?
                     .unwrap_or_default();
                 let mut seen = std::collections::HashSet::new();
                 entries
@@ -86,12 +84,7 @@ impl Document {
             }
             DocumentId::CoreCase(_) => self.0.case_id.iter().cloned().collect(),
         };
-        let found = s
-            .loaders
-            .cc
-            .load_many(case_ids.iter().cloned())
-            .await
-            .map_err(|e| upstream(&e))?;
+        let found = s.loaders.cc.load_many(case_ids.iter().cloned()).await?;
         let cases = case_ids
             .iter()
             .filter_map(|id| found.get(id).cloned())

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 
 use super::{Case, Document, TradingPartner, Transaction};
 use crate::domain::{self, AuthorRole, IssueKind, IssueStatus};
-use crate::graphql::errors::upstream;
 use crate::graphql::{fetch, scope};
 
 /// A partner issue: a discussion a trading partner opened (or that was opened
@@ -60,8 +59,7 @@ impl PartnerIssue {
             .loaders
             .tg
             .load_one(crate::graphql::loaders::MessagesOfIssue(self.0.id.clone()))
-            .await
-            .map_err(|e| upstream(&e))?
+            .await?
             .unwrap_or_default();
         Ok(Some(messages.into_iter().map(Message).collect()))
     }

@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 
 use super::{Case, PartnerIssue, TradingPartner};
 use crate::domain::{self, Direction, EdiStandard, TransactionStatus};
-use crate::graphql::errors::upstream;
 use crate::graphql::loaders::{CasesOfTransaction, IssuesOfTransaction};
 use crate::graphql::{fetch, scope};
 
@@ -86,8 +85,7 @@ impl Transaction {
             .loaders
             .tg
             .load_one(IssuesOfTransaction(self.0.id.clone()))
-            .await
-            .map_err(|e| upstream(&e))?
+            .await?
             .unwrap_or_default();
         fetch::visible_issues(ctx, issues).map(Some)
     }
@@ -98,8 +96,7 @@ impl Transaction {
             .loaders
             .cc
             .load_one(CasesOfTransaction(self.0.id.clone()))
-            .await
-            .map_err(|e| upstream(&e))?
+            .await?
             .unwrap_or_default();
         fetch::visible_cases(ctx, cases).map(Some)
     }
