@@ -1,61 +1,18 @@
-//! Per-request loaders: every by-id (and by-parent) lookup in a request is
-//! collected while keys keep arriving, deduplicated, and sent as one batch call per
-//! resource and platform. One loader per platform, one batcher per key type.
+//! The batchers behind the loaders: [`Batcher`] collects one key type's lookups
+//! into one call, and [`Dispatch`] decides when a request's open batches go out
+//! (when its execution can make no progress without them).
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
-use std::task::Poll;
-use std::time::{Duration, Instant};
-
-use futures::future::{BoxFuture, FutureExt, Shared};
-use futures::task::AtomicWaker;
-
-use crate::cache::EntityCache;
-use crate::domain::*;
-use crate::upstream::{core_case, trading_grid, CoreCase, TradingGrid, UpstreamError};
-
-pub(crate) type LoadError = super::errors::FetchError;
-
-/// Documents shared in an issue.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct DocsOfIssue(pub IssueId);
-/// Messages of an issue.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct MessagesOfIssue(pub IssueId);
-/// Issues referencing a transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct IssuesOfTransaction(pub TransactionId);
-/// Evidence attached to a case.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct EvidenceOfCase(pub CaseId);
-/// Evidence entries linking a community document.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct EvidenceOfDocument(pub TgDocumentId);
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct TasksOfCase(pub CaseId);
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct NotesOfCase(pub CaseId);
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct HistoryOfCase(pub CaseId);
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct ResolutionOfCase(pub CaseId);
-/// Cases covering a transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct CasesOfTransaction(pub TransactionId);
+use super::*;
 
 /// Fallback only, for loads outside a driven execution (see [`Dispatch`]): how
 /// long a batch stays open after the last key joined it.
-const QUIET: Duration = Duration::from_millis(2);
+pub(super) const QUIET: Duration = Duration::from_millis(2);
 /// Fallback only: longest a batch waits for more keys, however steadily they arrive.
-const MAX_WAIT: Duration = Duration::from_millis(25);
+pub(super) const MAX_WAIT: Duration = Duration::from_millis(25);
 
-type BatchResult<K, V> = Result<Arc<HashMap<K, V>>, LoadError>;
-type Batch<K, V> = Shared<BoxFuture<'static, BatchResult<K, V>>>;
-type FetchFn<K, V> =
+pub(super) type BatchResult<K, V> = Result<Arc<HashMap<K, V>>, LoadError>;
+pub(super) type Batch<K, V> = Shared<BoxFuture<'static, BatchResult<K, V>>>;
+pub(super) type FetchFn<K, V> =
     Arc<dyn Fn(Vec<K>) -> BoxFuture<'static, Result<HashMap<K, V>, LoadError>> + Send + Sync>;
 
 /// When the batches of one request go out.
@@ -96,13 +53,13 @@ impl std::task::Wake for Dispatch {
     }
 }
 
-trait SendOpen: Send + Sync {
+pub(super) trait SendOpen: Send + Sync {
     /// Send the open batch, if any; true when one was sent.
     fn send_open(&self) -> bool;
 }
 
 /// Counts an upstream call as in flight until dropped, then wakes the driver.
-struct InFlight(Arc<Dispatch>);
+pub(super) struct InFlight(Arc<Dispatch>);
 
 impl InFlight {
     fn start(d: &Arc<Dispatch>) -> Self {
@@ -210,7 +167,7 @@ pub(crate) struct Batcher<K, V> {
     inner: Arc<BatcherInner<K, V>>,
 }
 
-struct BatcherInner<K, V> {
+pub(super) struct BatcherInner<K, V> {
     platform: Platform,
     fetch: FetchFn<K, V>,
     max_batch: usize,
@@ -219,19 +176,19 @@ struct BatcherInner<K, V> {
     state: Mutex<BatchState<K, V>>,
 }
 
-struct BatchState<K, V> {
+pub(super) struct BatchState<K, V> {
     known: HashMap<K, Batch<K, V>>,
     open: Option<OpenBatch<K, V>>,
     next_id: u64,
 }
 
-struct OpenBatch<K, V> {
+pub(super) struct OpenBatch<K, V> {
     id: u64,
     keys: Vec<K>,
     batch: Batch<K, V>,
     answer: tokio::sync::oneshot::Sender<Result<HashMap<K, V>, LoadError>>,
-    first: Instant,
-    last: Instant,
+    first: tokio::time::Instant,
+    last: tokio::time::Instant,
 }
 
 impl<K, V> SendOpen for BatcherInner<K, V>
@@ -279,7 +236,7 @@ where
     K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    fn new(
+    pub(super) fn new(
         platform: Platform,
         max_batch: usize,
         dispatch: &Arc<Dispatch>,
@@ -354,7 +311,7 @@ where
     /// Add a key to the open batch (opening one if needed); returns that batch.
     fn join_open(&self, st: &mut BatchState<K, V>, key: K) -> Batch<K, V> {
         let inner = &self.inner;
-        let now = Instant::now();
+        let now = tokio::time::Instant::now();
         if let Some(open) = st.open.as_mut() {
             open.keys.push(key);
             open.last = now;
@@ -415,329 +372,6 @@ where
 }
 
 /// Index records by id, keeping only the requested keys.
-fn by_key<K, V>(items: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, V>
-where
-    K: std::hash::Hash + Eq,
-{
-    items.into_iter().map(|v| (key(&v), v)).collect()
-}
-
-/// Group records under their parent key; every requested key gets an entry (maybe
-/// empty) so the per-request cache remembers "none" too.
-fn grouped<K, P, V>(
-    keys: &[K],
-    items: Vec<V>,
-    parent: impl Fn(&V) -> Vec<P>,
-    wrap: impl Fn(P) -> K,
-) -> HashMap<K, Vec<V>>
-where
-    K: std::hash::Hash + Eq + Clone,
-    V: Clone,
-{
-    let mut map: HashMap<K, Vec<V>> = keys.iter().map(|k| (k.clone(), Vec::new())).collect();
-    for item in items {
-        for p in parent(&item) {
-            if let Some(list) = map.get_mut(&wrap(p)) {
-                list.push(item.clone());
-            }
-        }
-    }
-    map
-}
-
-/// A platform's batchers, one per key type; `load_one`/`load_many`/`feed_many`
-/// pick the batcher by key type.
-pub(crate) trait Keyed<K> {
-    type Value;
-    fn batcher(&self) -> &Batcher<K, Self::Value>;
-}
-
-/// How a loader key names its cache entry (the id part of the key).
-pub(crate) trait CacheId {
-    fn cache_id(&self) -> String;
-}
-
-macro_rules! cache_ids {
-    (ids: $($id:ty),*; relations: $($rel:ident),*) => {
-        $(impl CacheId for $id {
-            fn cache_id(&self) -> String {
-                self.to_string()
-            }
-        })*
-        $(impl CacheId for $rel {
-            fn cache_id(&self) -> String {
-                self.0.to_string()
-            }
-        })*
-    };
-}
-
-cache_ids!(
-    ids: PartnerId, IssueId, TgDocumentId, TransactionId, CaseId, EvidenceId;
-    relations: DocsOfIssue, MessagesOfIssue, IssuesOfTransaction, EvidenceOfCase,
-        EvidenceOfDocument, TasksOfCase, NotesOfCase, HistoryOfCase, ResolutionOfCase,
-        CasesOfTransaction
-);
-
-/// A batch call that first looks in the entity cache (when it is on) and asks
-/// the platform only for the misses.
-fn cached<K, V, Fut>(
-    cache: &Arc<EntityCache>,
-    platform: Platform,
-    kind: &'static str,
-    class: &'static str,
-    fetch: impl Fn(Vec<K>) -> Fut + Send + Sync + 'static,
-) -> FetchFn<K, V>
-where
-    K: CacheId + std::hash::Hash + Eq + Clone + Send + Sync + 'static,
-    V: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
-    Fut: Future<Output = Result<HashMap<K, V>, LoadError>> + Send + 'static,
-{
-    let cache = cache.clone();
-    let fetch = Arc::new(fetch);
-    Arc::new(move |keys: Vec<K>| {
-        let (cache, fetch) = (cache.clone(), fetch.clone());
-        async move {
-            if !cache.is_on() {
-                return fetch(keys).await;
-            }
-            let by_id: HashMap<String, K> = keys.into_iter().map(|k| (k.cache_id(), k)).collect();
-            let ids: Vec<String> = by_id.keys().cloned().collect();
-            let wanted = by_id.clone();
-            let found = cache
-                .load(platform, kind, class, ids, move |ids| {
-                    let keys: Vec<K> = ids.iter().filter_map(|i| wanted.get(i).cloned()).collect();
-                    let call = fetch(keys);
-                    async move {
-                        call.await
-                            .map(|m| {
-                                m.into_iter()
-                                    .map(|(k, v)| (k.cache_id(), v))
-                                    .collect::<HashMap<_, _>>()
-                            })
-                            .map_err(LoadError::into_shared)
-                    }
-                })
-                .await
-                .map_err(LoadError::from)?;
-            Ok(found
-                .into_iter()
-                .filter_map(|(id, v)| by_id.get(&id).map(|k| (k.clone(), v)))
-                .collect())
-        }
-        .boxed()
-    })
-}
-
-macro_rules! loaders {
-    ($loader:ident($conn:ty, $platform:expr, $max:expr) {
-        $($field:ident: $key:ty => $value:ty as $kind:literal, $class:literal = |$client:ident, $keys:ident| $body:expr;)*
-    }) => {
-        pub(crate) struct $loader {
-            $($field: Batcher<$key, $value>,)*
-        }
-
-        impl $loader {
-            fn new(client: Arc<$conn>, dispatch: &Arc<Dispatch>, cache: &Arc<EntityCache>) -> Self {
-                Self {
-                    $($field: Batcher::new($platform, $max, dispatch, {
-                        let client = client.clone();
-                        cached(cache, $platform, $kind, $class, move |keys: Vec<$key>| {
-                            let $client = client.clone();
-                            async move {
-                                let $keys = &keys[..];
-                                $body.map_err(LoadError::from)
-                            }
-                        })
-                    }),)*
-                }
-            }
-
-            pub async fn load_one<K>(&self, key: K) -> Result<Option<<Self as Keyed<K>>::Value>, LoadError>
-            where
-                Self: Keyed<K>,
-                K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
-                <Self as Keyed<K>>::Value: Clone + Send + Sync + 'static,
-            {
-                self.batcher().load_one(key).await
-            }
-
-            pub async fn load_many<K>(
-                &self,
-                keys: impl IntoIterator<Item = K>,
-            ) -> Result<HashMap<K, <Self as Keyed<K>>::Value>, LoadError>
-            where
-                Self: Keyed<K>,
-                K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
-                <Self as Keyed<K>>::Value: Clone + Send + Sync + 'static,
-            {
-                self.batcher().load_many(keys).await
-            }
-
-            #[allow(dead_code)] // not every platform has records to prime with
-            pub async fn feed_many<K>(&self, values: impl IntoIterator<Item = (K, <Self as Keyed<K>>::Value)>)
-            where
-                Self: Keyed<K>,
-                K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
-                <Self as Keyed<K>>::Value: Clone + Send + Sync + 'static,
-            {
-                self.batcher().feed_many(values).await
-            }
-        }
-
-        $(
-            impl Keyed<$key> for $loader {
-                type Value = $value;
-                fn batcher(&self) -> &Batcher<$key, $value> {
-                    &self.$field
-                }
-            }
-        )*
-    };
-}
-
-loaders!(TgLoader(dyn TradingGrid, Platform::TradingGrid, trading_grid::MAX_IDS) {
-    partners: PartnerId => Partner as "partner", "record" = |tg, keys| tg
-        .partners(keys)
-        .await
-        .map(|v| by_key(v, |p| p.id.clone()));
-    issues: IssueId => Issue as "issue", "record" = |tg, keys| tg
-        .issues(keys)
-        .await
-        .map(|v| by_key(v, |i| i.id.clone()));
-    documents: TgDocumentId => Document as "document", "record" = |tg, keys| tg
-        .documents(keys)
-        .await
-        .map(|v| v
-            .into_iter()
-            .filter_map(|d| match &d.id {
-                DocumentId::TradingGrid(id) => Some((id.clone(), d)),
-                DocumentId::CoreCase(_) => None,
-            })
-            .collect());
-    transactions: TransactionId => Transaction as "transaction", "record" = |tg, keys| tg
-        .transactions(keys)
-        .await
-        .map(|v| by_key(v, |t| t.id.clone()));
-    docs_of_issue: DocsOfIssue => Vec<Document> as "issue-documents", "relation" = |tg, keys| {
-        let ids: Vec<IssueId> = keys.iter().map(|k| k.0.clone()).collect();
-        tg.documents_of(&ids)
-            .await
-            .map(|v| grouped(keys, v, |d| d.issue_id.iter().cloned().collect(), DocsOfIssue))
-    };
-    messages_of_issue: MessagesOfIssue => Vec<Message> as "issue-messages", "relation" = |tg, keys| {
-        let ids: Vec<IssueId> = keys.iter().map(|k| k.0.clone()).collect();
-        tg.messages_of(&ids)
-            .await
-            .map(|v| grouped(keys, v, |m| vec![m.issue_id.clone()], MessagesOfIssue))
-    };
-    issues_of_transaction: IssuesOfTransaction => Vec<Issue> as "transaction-issues", "relation" = |tg, keys| {
-        let ids: Vec<TransactionId> = keys.iter().map(|k| k.0.clone()).collect();
-        tg.issues_by_transactions(&ids)
-            .await
-            .map(|v| grouped(keys, v, |i| i.transaction_ids.clone(), IssuesOfTransaction))
-    };
-});
-
-loaders!(CcLoader(dyn CoreCase, Platform::CoreCase, core_case::MAX_IDS) {
-    cases: CaseId => Case as "case", "record" = |cc, keys| cc
-        .cases(keys)
-        .await
-        .map(|v| by_key(v, |c| c.id.clone()));
-    evidence: EvidenceId => Evidence as "evidence", "record" = |cc, keys| cc
-        .evidence(keys)
-        .await
-        .map(|v| by_key(v, |e| e.id.clone()));
-    evidence_of_case: EvidenceOfCase => Vec<Evidence> as "case-evidence", "relation" = |cc, keys| {
-        let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
-        cc.evidence_of(&ids)
-            .await
-            .map(|v| grouped(keys, v, |e| vec![e.case_id.clone()], EvidenceOfCase))
-    };
-    evidence_of_document: EvidenceOfDocument => Vec<Evidence> as "document-evidence", "relation" = |cc, keys| {
-        let ids: Vec<TgDocumentId> = keys.iter().map(|k| k.0.clone()).collect();
-        cc.evidence_by_source(&ids)
-            .await
-            .map(|v| grouped(keys, v, |e| e.source.iter().cloned().collect(), EvidenceOfDocument))
-    };
-    tasks_of_case: TasksOfCase => Vec<Task> as "case-tasks", "relation" = |cc, keys| {
-        let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
-        cc.tasks_of(&ids)
-            .await
-            .map(|v| grouped(keys, v, |t| vec![t.case_id.clone()], TasksOfCase))
-    };
-    notes_of_case: NotesOfCase => Vec<Note> as "case-notes", "relation" = |cc, keys| {
-        let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
-        cc.notes_of(&ids)
-            .await
-            .map(|v| grouped(keys, v, |n| vec![n.case_id.clone()], NotesOfCase))
-    };
-    history_of_case: HistoryOfCase => Vec<HistoryEntry> as "case-history", "relation" = |cc, keys| {
-        let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
-        cc.history_of(&ids)
-            .await
-            .map(|v| grouped(keys, v, |h| vec![h.case_id.clone()], HistoryOfCase))
-    };
-    resolution_of_case: ResolutionOfCase => Resolution as "case-resolution", "relation" = |cc, keys| {
-        let ids: Vec<CaseId> = keys.iter().map(|k| k.0.clone()).collect();
-        cc.resolutions_of(&ids)
-            .await
-            .map(|v| by_key(v, |r| ResolutionOfCase(r.case_id.clone())))
-    };
-    cases_of_transaction: CasesOfTransaction => Vec<Case> as "transaction-cases", "relation" = |cc, keys| {
-        let ids: Vec<TransactionId> = keys.iter().map(|k| k.0.clone()).collect();
-        cc.cases_by_transactions(&ids)
-            .await
-            .map(|v| grouped(keys, v, |c| c.transaction_ids.clone(), CasesOfTransaction))
-    };
-});
-
-/// Drives every execution (query, mutation, subscription event) with its
-/// request's [`Dispatch`], so batches go out per wave instead of per time window.
-pub(crate) struct PlannedBatching;
-
-impl async_graphql::extensions::ExtensionFactory for PlannedBatching {
-    fn create(&self) -> Arc<dyn async_graphql::extensions::Extension> {
-        Arc::new(PlannedBatching)
-    }
-}
-
-#[async_trait::async_trait]
-impl async_graphql::extensions::Extension for PlannedBatching {
-    async fn execute(
-        &self,
-        ctx: &async_graphql::extensions::ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: async_graphql::extensions::NextExecute<'_>,
-    ) -> async_graphql::Response {
-        match ctx.data_opt::<super::RequestScope>() {
-            Some(scope) => {
-                let dispatch = scope.loaders.dispatch.clone();
-                dispatch.drive(next.run(ctx, operation_name)).await
-            }
-            None => next.run(ctx, operation_name).await,
-        }
-    }
-}
-
-/// The loaders of one request. Built fresh per request so nothing one caller
-/// loaded is ever served to another.
-pub(crate) struct Loaders {
-    pub tg: TgLoader,
-    pub cc: CcLoader,
-    pub dispatch: Arc<Dispatch>,
-}
-
-impl Loaders {
-    pub fn new(tg: Arc<dyn TradingGrid>, cc: Arc<dyn CoreCase>, cache: &Arc<EntityCache>) -> Self {
-        let dispatch = Dispatch::new();
-        Self {
-            tg: TgLoader::new(tg, &dispatch, cache),
-            cc: CcLoader::new(cc, &dispatch, cache),
-            dispatch,
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -784,7 +418,9 @@ mod tests {
         .await
     }
 
-    #[tokio::test]
+    // On a paused clock: the time between turns is advanced by the test, far
+    // past the fallback window, so only the dispatch can keep the wave whole.
+    #[tokio::test(start_paused = true)]
     async fn a_driven_wave_goes_out_in_one_call_however_slow_the_turns() {
         let (_open, gate) = tokio::sync::watch::channel(true);
         let (b, calls, _) = counting(100, gate);
@@ -797,7 +433,7 @@ mod tests {
                     for _ in 0..k % 7 {
                         yield_now().await;
                     }
-                    std::thread::sleep(Duration::from_millis(1));
+                    tokio::time::advance(MAX_WAIT / 10).await;
                     b.load_one(k).await
                 }
             })))
@@ -857,7 +493,8 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 
-    #[tokio::test]
+    // On a paused clock: the fallback window elapses exactly, not by luck.
+    #[tokio::test(start_paused = true)]
     async fn a_key_asked_for_while_its_batch_is_in_flight_is_not_fetched_again() {
         let (release, gate) = tokio::sync::watch::channel(false);
         let (b, calls, keys) = counting(100, gate);
