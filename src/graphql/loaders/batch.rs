@@ -371,8 +371,6 @@ where
     }
 }
 
-/// Index records by id, keeping only the requested keys.
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,6 +52,7 @@ pub(crate) struct ResolutionOfCase(pub CaseId);
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct CasesOfTransaction(pub TransactionId);
 
+/// Index records by id, keeping only the requested keys.
 fn by_key<K, V>(items: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, V>
 where
     K: std::hash::Hash + Eq,
