@@ -582,8 +582,9 @@ impl Default for StreamConfig {
 /// The webhook secret sandbox mode gives its simulators.
 pub const SANDBOX_WEBHOOK_SECRET: &str = "gridcase-sandbox-webhook-secret";
 
-/// The development client credentials both simulators accept by default; used when
-/// a platform has a URL but no credentials configured (with a warning).
+/// The development client credentials both simulators accept by default; sandbox
+/// mode gives them to its simulators, and a platform URL without credentials is
+/// refused rather than falling back to them.
 pub const DEV_CLIENT_ID: &str = "gridcase-dev";
 pub const DEV_CLIENT_SECRET: &str = "gridcase-dev-secret";
 
@@ -611,6 +612,13 @@ impl Settings {
     pub fn into_sandbox(mut self, trading_grid: &str, core_case: &str) -> Self {
         self.file.trading_grid.url = Some(trading_grid.to_owned());
         self.file.core_case.url = Some(core_case.to_owned());
+        // The built-in simulators accept their development credentials.
+        for p in [&mut self.file.trading_grid, &mut self.file.core_case] {
+            if p.client_id.is_none() && p.client_secret.is_none() {
+                p.client_id = Some(DEV_CLIENT_ID.to_owned());
+                p.client_secret = Some(Secret::new(DEV_CLIENT_SECRET));
+            }
+        }
         let a = &self.file.auth;
         if a.jwt_public_key.is_some()
             || a.jwks_url.is_some()

@@ -3,12 +3,26 @@
 use super::*;
 use std::collections::HashMap;
 
-fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+/// The environment `pairs` describe, nothing else.
+fn bare_env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
     let map: HashMap<String, String> = pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     move |k| map.get(k).cloned()
+}
+
+/// The environment `pairs` describe, with the simulators' development credentials
+/// for both platforms unless `pairs` sets them (a platform URL needs credentials).
+fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let mut all = vec![
+        ("GRIDCASE_TRADING_GRID_CLIENT_ID", DEV_CLIENT_ID),
+        ("GRIDCASE_TRADING_GRID_CLIENT_SECRET", DEV_CLIENT_SECRET),
+        ("GRIDCASE_CORE_CASE_CLIENT_ID", DEV_CLIENT_ID),
+        ("GRIDCASE_CORE_CASE_CLIENT_SECRET", DEV_CLIENT_SECRET),
+    ];
+    all.extend_from_slice(pairs);
+    bare_env(&all)
 }
 
 const SECRET: &str = "an-operator-chosen-secret-of-some-length";
@@ -455,4 +469,31 @@ fn zero_stream_limits_are_refused_by_name() {
         let err = s.resolve(false).unwrap_err().to_string();
         assert!(err.contains(k), "{k}: {err}");
     }
+}
+
+#[test]
+fn a_platform_url_without_credentials_is_refused_naming_them() {
+    let s = Settings::load(
+        None,
+        &bare_env(&[
+            ("GRIDCASE_TRADING_GRID_URL", "https://tg.example"),
+            ("GRIDCASE_CORE_CASE_URL", "https://cc.example"),
+            ("GRIDCASE_JWT_SECRET", SECRET),
+            ("GRIDCASE_TRADING_GRID_CLIENT_ID", "gateway"),
+        ]),
+    )
+    .unwrap();
+    let err = s.resolve(false).unwrap_err().to_string();
+    assert!(err.contains("GRIDCASE_TRADING_GRID_CLIENT_SECRET"), "{err}");
+    assert!(!err.contains("GRIDCASE_TRADING_GRID_CLIENT_ID"), "{err}");
+}
+
+#[test]
+fn sandbox_mode_gives_the_simulators_their_development_credentials() {
+    let s = Settings::load(None, &bare_env(&[]))
+        .unwrap()
+        .into_sandbox("http://127.0.0.1:1", "http://127.0.0.1:2");
+    let c = s.resolve(true).unwrap();
+    assert_eq!(c.core_case.client_id, DEV_CLIENT_ID);
+    assert_eq!(c.core_case.client_secret.expose(), DEV_CLIENT_SECRET);
 }

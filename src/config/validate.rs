@@ -34,6 +34,7 @@ impl Settings {
             "/oauth2/token",
             f.trading_grid,
             &f.upstream,
+            sandbox,
         )?;
         let core_case = platform(
             "core_case",
@@ -41,6 +42,7 @@ impl Settings {
             "/oauth/token",
             f.core_case,
             &f.upstream,
+            sandbox,
         )?;
         let auth = auth_config(f.auth, sandbox)?;
         let limits = resolve_limits(f.limits)?;
@@ -493,6 +495,7 @@ fn platform(
     token_path: &str,
     p: PlatformFile,
     shared: &UpstreamFile,
+    sandbox: bool,
 ) -> Result<PlatformConfig, ConfigError> {
     let url_key = format!("{section}.url ({env}_URL)");
     let url = p
@@ -515,19 +518,29 @@ fn platform(
         }
     };
     let (client_id, client_secret) = match (p.client_id, p.client_secret) {
-        (Some(id), Some(secret)) => (id, secret),
-        (None, None) => {
-            tracing::warn!(
-                platform = section,
-                "no client credentials configured; using the simulators' development credentials"
-            );
-            (DEV_CLIENT_ID.to_owned(), Secret::new(DEV_CLIENT_SECRET))
+        (Some(id), Some(secret)) => {
+            if !sandbox && id == DEV_CLIENT_ID && secret.expose() == DEV_CLIENT_SECRET {
+                tracing::warn!(
+                    platform = section,
+                    "the simulators' development credentials are configured for a platform URL"
+                );
+            }
+            (id, secret)
         }
-        _ => {
+        // A real platform never accepts the simulators' credentials: falling back to
+        // them would only fail later, at the first call, far from the cause.
+        (id, secret) => {
+            let mut missing = Vec::new();
+            if id.is_none() {
+                missing.push(format!("{section}.client_id ({env}_CLIENT_ID)"));
+            }
+            if secret.is_none() {
+                missing.push(format!("{section}.client_secret ({env}_CLIENT_SECRET)"));
+            }
             return Err(invalid(
-                &format!("{section}.client_id/client_secret"),
-                "set both or neither",
-            ))
+                &missing.join(", "),
+                "required when the platform URL is set (sandbox mode supplies its own)",
+            ));
         }
     };
     let ms = |key: &str, own: Option<u64>, shared: Option<u64>, default: u64| match own
