@@ -497,3 +497,14 @@ fn sandbox_mode_gives_the_simulators_their_development_credentials() {
     assert_eq!(c.core_case.client_id, DEV_CLIENT_ID);
     assert_eq!(c.core_case.client_secret.expose(), DEV_CLIENT_SECRET);
 }
+
+#[test]
+fn a_stream_buffer_out_of_range_is_refused_not_clamped() {
+    for bad in ["0", "10001"] {
+        let s = Settings::load(None, &env(&[("GRIDCASE_STREAM_BUFFER", bad)]))
+            .unwrap()
+            .into_sandbox("http://127.0.0.1:1", "http://127.0.0.1:2");
+        let err = s.resolve(true).unwrap_err().to_string();
+        assert!(err.contains("GRIDCASE_STREAM_BUFFER"), "{bad}: {err}");
+    }
+}

@@ -178,10 +178,16 @@ impl Settings {
                     )?,
                     d.max_lifetime,
                 ),
-                buffer: positive("stream.buffer (GRIDCASE_STREAM_BUFFER)", f.stream.buffer)?
-                    .map_or(d.buffer, |b| {
-                        usize::try_from(b.min(10_000)).unwrap_or(10_000)
-                    }),
+                buffer: match f.stream.buffer {
+                    None => d.buffer,
+                    Some(b @ 1..=10_000) => b as usize,
+                    Some(_) => {
+                        return Err(invalid(
+                            "stream.buffer (GRIDCASE_STREAM_BUFFER)",
+                            "must be between 1 and 10000",
+                        ))
+                    }
+                },
             }
         };
         Ok(Config {
