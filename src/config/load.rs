@@ -128,6 +128,7 @@ impl Settings {
             file.rules.poll_interval_ms = Some(v);
         }
         load_limits_env(&mut file.limits, &get)?;
+        load_rules_env(&mut file.rules, &get)?;
         load_http_env(&mut file.http, &get)?;
         // Rate limits and the metrics listener.
         let rl = &mut file.rate_limit;
@@ -212,6 +213,41 @@ fn load_limits_env(
         ("MAX_DIRECTIVES", &mut l.max_directives),
     ] {
         if let Some(v) = n(key)? {
+            *slot = Some(v);
+        }
+    }
+    Ok(())
+}
+
+/// `GRIDCASE_RULES__<KEY>` for every `[rules]` key (the intervals also keep their
+/// short forms, e.g. `GRIDCASE_POLL_INTERVAL_MS`, which win).
+fn load_rules_env(
+    r: &mut RulesFile,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    let key = |k: &str| format!("GRIDCASE_RULES__{k}");
+    for (k, slot) in [
+        ("TRANSACTION_EXCEPTIONS", &mut r.transaction_exceptions),
+        ("DISPUTES", &mut r.disputes),
+        ("COMPLIANCE_REVIEWS", &mut r.compliance_reviews),
+        ("ESCALATION_TAG", &mut r.escalation_tag),
+        ("MILESTONES", &mut r.milestones),
+        ("RESOLUTIONS", &mut r.resolutions),
+        ("AUTO_LINK_DOCUMENTS", &mut r.auto_link_documents),
+    ] {
+        if let Some(v) = get(&key(k)) {
+            *slot = Some(parse_flag(&key(k), &v)?);
+        }
+    }
+    for (k, slot) in [
+        ("POLL_INTERVAL_MS", &mut r.poll_interval_ms),
+        ("RECONCILE_INTERVAL_MS", &mut r.reconcile_interval_ms),
+        ("RECONCILE_LOOKBACK_MS", &mut r.reconcile_lookback_ms),
+    ] {
+        if get(&format!("GRIDCASE_{k}")).is_some() {
+            continue;
+        }
+        if let Some(v) = env_parse::<u64>(get, &key(k), "a whole number of milliseconds")? {
             *slot = Some(v);
         }
     }

@@ -508,3 +508,28 @@ fn a_stream_buffer_out_of_range_is_refused_not_clamped() {
         assert!(err.contains("GRIDCASE_STREAM_BUFFER"), "{bad}: {err}");
     }
 }
+
+#[test]
+fn every_rule_is_reachable_from_the_environment() {
+    let s = Settings::load(
+        None,
+        &env(&[
+            ("GRIDCASE_RULES__DISPUTES", "false"),
+            ("GRIDCASE_RULES__AUTO_LINK_DOCUMENTS", "off"),
+            ("GRIDCASE_RULES__RECONCILE_LOOKBACK_MS", "60000"),
+            ("GRIDCASE_RULES__POLL_INTERVAL_MS", "1000"),
+            ("GRIDCASE_POLL_INTERVAL_MS", "2000"),
+        ]),
+    )
+    .unwrap()
+    .into_sandbox("http://127.0.0.1:1", "http://127.0.0.1:2");
+    let rules = s.resolve(true).unwrap().rules;
+    assert!(!rules.disputes && !rules.auto_link_documents && rules.milestones);
+    assert_eq!(rules.reconcile_lookback, Duration::from_secs(60));
+    // The short form wins over the nested one.
+    assert_eq!(rules.poll_interval, Some(Duration::from_secs(2)));
+    let err = Settings::load(None, &env(&[("GRIDCASE_RULES__DISPUTES", "maybe")]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("GRIDCASE_RULES__DISPUTES"), "{err}");
+}
