@@ -41,6 +41,7 @@ impl Settings {
         if let Some(v) = get("GRIDCASE_PUBLIC_URL") {
             file.public_url = Some(v);
         }
+        load_upstream_env(&mut file, &get)?;
         for (prefix, section) in [
             ("GRIDCASE_TRADING_GRID", &mut file.trading_grid),
             ("GRIDCASE_CORE_CASE", &mut file.core_case),
@@ -214,6 +215,72 @@ fn load_limits_env(
     ] {
         if let Some(v) = n(key)? {
             *slot = Some(v);
+        }
+    }
+    Ok(())
+}
+
+/// `GRIDCASE_UPSTREAM__<KEY>`, `GRIDCASE_TRADING_GRID__<KEY>` and
+/// `GRIDCASE_CORE_CASE__<KEY>` for every key of those sections; read before the
+/// flat names (`GRIDCASE_CORE_CASE_TIMEOUT_MS`, …), which win.
+fn load_upstream_env(
+    file: &mut FileConfig,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), ConfigError> {
+    let whole = "a whole number";
+    for (prefix, own) in [
+        ("GRIDCASE_TRADING_GRID__", &mut file.trading_grid),
+        ("GRIDCASE_CORE_CASE__", &mut file.core_case),
+    ] {
+        let key = |k: &str| format!("{prefix}{k}");
+        for (k, slot) in [
+            ("URL", &mut own.url),
+            ("TOKEN_URL", &mut own.token_url),
+            ("CLIENT_ID", &mut own.client_id),
+        ] {
+            if let Some(v) = get(&key(k)) {
+                *slot = Some(v);
+            }
+        }
+        if let Some(v) = get(&key("CLIENT_SECRET")) {
+            own.client_secret = Some(Secret::new(v));
+        }
+        for (k, slot) in [
+            ("TIMEOUT_MS", &mut own.timeout_ms),
+            ("CONNECT_TIMEOUT_MS", &mut own.connect_timeout_ms),
+        ] {
+            if let Some(v) = env_parse::<u64>(get, &key(k), whole)? {
+                *slot = Some(v);
+            }
+        }
+        if let Some(v) = env_parse::<u32>(get, &key("RETRIES"), whole)? {
+            own.retries = Some(v);
+        }
+    }
+    let u = &mut file.upstream;
+    for (k, slot) in [
+        ("TIMEOUT_MS", &mut u.timeout_ms),
+        ("CONNECT_TIMEOUT_MS", &mut u.connect_timeout_ms),
+    ] {
+        if let Some(v) = env_parse::<u64>(get, &format!("GRIDCASE_UPSTREAM__{k}"), whole)? {
+            *slot = Some(v);
+        }
+    }
+    if let Some(v) = env_parse::<u32>(get, "GRIDCASE_UPSTREAM__RETRIES", whole)? {
+        u.retries = Some(v);
+    }
+    for (prefix, knobs) in [
+        ("GRIDCASE_UPSTREAM__", resilience_knobs!(file.upstream)),
+        (
+            "GRIDCASE_TRADING_GRID__",
+            resilience_knobs!(file.trading_grid),
+        ),
+        ("GRIDCASE_CORE_CASE__", resilience_knobs!(file.core_case)),
+    ] {
+        for (suffix, slot) in knobs {
+            if let Some(v) = env_parse::<u64>(get, &format!("{prefix}{suffix}"), whole)? {
+                *slot = Some(v);
+            }
         }
     }
     Ok(())

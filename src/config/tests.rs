@@ -533,3 +533,34 @@ fn every_rule_is_reachable_from_the_environment() {
         .to_string();
     assert!(err.contains("GRIDCASE_RULES__DISPUTES"), "{err}");
 }
+
+#[test]
+fn upstream_settings_are_reachable_as_section_and_key() {
+    let s = Settings::load(
+        None,
+        &bare_env(&[
+            ("GRIDCASE_TRADING_GRID__URL", "https://tg.example"),
+            ("GRIDCASE_CORE_CASE__URL", "https://cc.example"),
+            ("GRIDCASE_TRADING_GRID__CLIENT_ID", "gateway"),
+            ("GRIDCASE_TRADING_GRID__CLIENT_SECRET", "tg-secret"),
+            ("GRIDCASE_CORE_CASE__CLIENT_ID", "gateway"),
+            ("GRIDCASE_CORE_CASE__CLIENT_SECRET", "cc-secret"),
+            ("GRIDCASE_CORE_CASE__TIMEOUT_MS", "1500"),
+            ("GRIDCASE_UPSTREAM__BREAKER_FAILURES", "3"),
+            ("GRIDCASE_CORE_CASE__MAX_CONCURRENT", "8"),
+            // The flat name wins over the nested one.
+            ("GRIDCASE_UPSTREAM__RETRIES", "5"),
+            ("GRIDCASE_UPSTREAM_RETRIES", "1"),
+            ("GRIDCASE_JWT_SECRET", SECRET),
+        ]),
+    )
+    .unwrap();
+    assert!(!s.is_sandbox());
+    let c = s.resolve(false).unwrap();
+    assert_eq!(c.core_case.timeout, Duration::from_millis(1500));
+    assert_eq!(c.trading_grid.resilience.breaker_failures, 3);
+    assert_eq!(c.core_case.resilience.max_concurrent, 8);
+    assert_eq!(c.trading_grid.resilience.max_concurrent, 64);
+    assert_eq!(c.trading_grid.retries, 1);
+    assert_eq!(c.core_case.client_secret.expose(), "cc-secret");
+}
