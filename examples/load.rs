@@ -188,6 +188,23 @@ async fn child_gateway(args: &Args) -> anyhow::Result<()> {
         ("GRIDCASE_LISTEN", "127.0.0.1:0".to_owned()),
         ("GRIDCASE_TRADING_GRID_URL", tg),
         ("GRIDCASE_CORE_CASE_URL", cc),
+        // The simulators' development credentials: a platform URL needs credentials.
+        (
+            "GRIDCASE_TRADING_GRID_CLIENT_ID",
+            gridcase::sim::DEV_CLIENT_ID.to_owned(),
+        ),
+        (
+            "GRIDCASE_TRADING_GRID_CLIENT_SECRET",
+            gridcase::sim::DEV_CLIENT_SECRET.to_owned(),
+        ),
+        (
+            "GRIDCASE_CORE_CASE_CLIENT_ID",
+            gridcase::sim::DEV_CLIENT_ID.to_owned(),
+        ),
+        (
+            "GRIDCASE_CORE_CASE_CLIENT_SECRET",
+            gridcase::sim::DEV_CLIENT_SECRET.to_owned(),
+        ),
         ("GRIDCASE_JWT_SECRET", SECRET.to_owned()),
         ("GRIDCASE_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
         // All load comes from 127.0.0.1.

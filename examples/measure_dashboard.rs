@@ -45,6 +45,23 @@ async fn main() -> anyhow::Result<()> {
         ("GRIDCASE_LISTEN", "127.0.0.1:0".to_owned()),
         ("GRIDCASE_TRADING_GRID_URL", tg.base_url()),
         ("GRIDCASE_CORE_CASE_URL", cc.base_url()),
+        // The simulators' development credentials: a platform URL needs credentials.
+        (
+            "GRIDCASE_TRADING_GRID_CLIENT_ID",
+            gridcase::sim::DEV_CLIENT_ID.to_owned(),
+        ),
+        (
+            "GRIDCASE_TRADING_GRID_CLIENT_SECRET",
+            gridcase::sim::DEV_CLIENT_SECRET.to_owned(),
+        ),
+        (
+            "GRIDCASE_CORE_CASE_CLIENT_ID",
+            gridcase::sim::DEV_CLIENT_ID.to_owned(),
+        ),
+        (
+            "GRIDCASE_CORE_CASE_CLIENT_SECRET",
+            gridcase::sim::DEV_CLIENT_SECRET.to_owned(),
+        ),
         ("GRIDCASE_JWT_SECRET", SECRET.to_owned()),
         ("GRIDCASE_CACHE", cache.clone()),
     ]);

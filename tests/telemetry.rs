@@ -104,13 +104,26 @@ fn logs_are_json_lines_with_gridcase_log_format_json_and_unknown_formats_are_ref
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("GRIDCASE_LOG_FORMAT"));
 
-    // Platforms without client credentials are warned about at start-up; the
-    // gateway is stopped once that line is read.
+    // The simulators' development credentials on platform URLs are warned about
+    // at start-up; the gateway is stopped once that line is read.
     let mut child = std::process::Command::new(bin)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("GRIDCASE_LOG_FORMAT", "json")
         .env("GRIDCASE_TRADING_GRID_URL", "http://127.0.0.1:9")
         .env("GRIDCASE_CORE_CASE_URL", "http://127.0.0.1:9")
+        .env(
+            "GRIDCASE_TRADING_GRID_CLIENT_ID",
+            gridcase::sim::DEV_CLIENT_ID,
+        )
+        .env(
+            "GRIDCASE_TRADING_GRID_CLIENT_SECRET",
+            gridcase::sim::DEV_CLIENT_SECRET,
+        )
+        .env("GRIDCASE_CORE_CASE_CLIENT_ID", gridcase::sim::DEV_CLIENT_ID)
+        .env(
+            "GRIDCASE_CORE_CASE_CLIENT_SECRET",
+            gridcase::sim::DEV_CLIENT_SECRET,
+        )
         .env("GRIDCASE_JWT_SECRET", SECRET)
         .env_remove("GRIDCASE_REDIS_URL")
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")

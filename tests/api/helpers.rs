@@ -84,6 +84,23 @@ pub async fn run_gateway(tg: &str, cc: &str, extra: &[(&'static str, String)]) -
         ("GRIDCASE_LISTEN", "127.0.0.1:0".to_owned()),
         ("GRIDCASE_TRADING_GRID_URL", tg.to_owned()),
         ("GRIDCASE_CORE_CASE_URL", cc.to_owned()),
+        // The simulators' development credentials: a platform URL needs credentials.
+        (
+            "GRIDCASE_TRADING_GRID_CLIENT_ID",
+            gridcase::sim::DEV_CLIENT_ID.to_owned(),
+        ),
+        (
+            "GRIDCASE_TRADING_GRID_CLIENT_SECRET",
+            gridcase::sim::DEV_CLIENT_SECRET.to_owned(),
+        ),
+        (
+            "GRIDCASE_CORE_CASE_CLIENT_ID",
+            gridcase::sim::DEV_CLIENT_ID.to_owned(),
+        ),
+        (
+            "GRIDCASE_CORE_CASE_CLIENT_SECRET",
+            gridcase::sim::DEV_CLIENT_SECRET.to_owned(),
+        ),
         ("GRIDCASE_JWT_SECRET", SECRET.to_owned()),
         ("GRIDCASE_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
         // Failing upstreams should fail fast in tests.
