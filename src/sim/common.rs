@@ -3,7 +3,7 @@
 //! simulator-only `/__sim` routes (faults, stats, webhook target), and query-string
 //! and pagination helpers.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{json, Value};
@@ -27,6 +27,22 @@ use super::webhook::{Outbox, RedeliverError, Target};
 use super::{Platform, SimOptions};
 use crate::upstream::core_case::wire as cc;
 use crate::upstream::trading_grid::wire as tg;
+
+/// The time a simulator stamps on what it writes, to the millisecond as the
+/// platforms answer it.
+pub(crate) fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(3)
+}
+
+/// A list filter's values as a set (`None`: not filtered).
+pub(crate) fn set(v: Option<Vec<String>>) -> Option<HashSet<String>> {
+    v.map(|v| v.into_iter().collect())
+}
+
+/// `404` for the `what` with this `id`, as `platform` words it.
+pub(crate) fn not_found(platform: Platform, what: &str, id: &str) -> ApiError {
+    ApiError::new(platform, Kind::NotFound, format!("{what} {id} not found"))
+}
 
 /// Lock a mutex, carrying on with the data if a panicking thread poisoned it: the
 /// simulators' state stays usable and a test failure elsewhere should not cascade.
