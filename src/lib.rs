@@ -10,20 +10,24 @@
 //! # Layout
 //!
 //! - `commands` — what `gridcase serve` (sandbox start-up included), `simulate` and `token` do; `main.rs` only parses arguments
-//! - `config`   — file + `GRIDCASE_*` env → validated [`Config`]
+//! - `config`   — defaults → TOML file → `GRIDCASE_*` env (`mod.rs` types and defaults, `load.rs` the sources, `validate.rs` the checks) → validated [`Config`]
 //! - `auth`     — JWT verification (secret, public key, JWKS), [`auth::Principal`], the record policy and the field table
-//! - `domain`   — ids that parse, enums, status → milestone, records; no I/O
+//! - `domain`   — ids that parse, enums, status → milestone, records, every text a partner reads (`partner_view`); no I/O
 //! - `upstream` — Trading Grid and Core Case connectors: wire models, mapping, HTTP clients
-//! - `graphql`  — schema, query resolvers, types, loaders, operation limits, persisted queries, errors
+//! - `graphql`  — schema, query resolvers, types, loaders (`loaders/batch.rs`: when a wave's batches go out), operation limits, persisted queries and trusted documents; `errors.rs` is the one seam where an upstream failure becomes a coded GraphQL error (`FetchError`)
 //! - `http`     — accept loop (deadlines, connection caps, shutdown), guards (body bounds, CSRF), rate limits, WebSocket; router: `/graphql`, `/graphql/stream` (SSE), `/portal`, `/documents/{id}/content`, `/webhooks/{platform}`, `/healthz`, `/readyz`, `/metrics`
 //! - `metrics`  — Prometheus counters, and gauges of what is under way (webhooks, outbox passes, due steps, subscriptions)
 //! - `telemetry`— logs (text or JSON) and OpenTelemetry traces over OTLP
-//! - `workflows`— the use cases as idempotent step sequences; the outbox worker; the reconciler
+//! - `workflows`— the use cases as idempotent step sequences: `engine.rs` (outbox run, execute, retry, step errors), `escalate.rs`, `evidence.rs`, `publish.rs`; `steps.rs` the persisted steps; `reconcile.rs` the reconciler
 //! - `rules`    — platform events (webhooks, feed polling) → workflows
-//! - `cache`    — the entity cache (memory or Redis) and what each change evicts
+//! - `cache`    — the entity cache (memory or Redis), what each change evicts, and (`fanout.rs`) evictions shared between memory caches over Redis pub/sub
 //! - `store`    — idempotency keys, outbox, webhook dedupe, activity: memory or Redis
 //! - `events`   — the milestone bus
-//! - `sim`      — simulators of both platforms (used by `gridcase simulate`, sandbox mode and tests; the gateway never calls into it)
+//! - `sim`      — simulators of both platforms (used by `gridcase simulate`, sandbox mode and tests; the gateway never calls into it): `world/` the seeded data by resource, `trading_grid/` and `core_case/` each with state (`mod.rs`), API `routes.rs` and `scenarios.rs`, `common.rs` what both serve (tokens, faults, stats, webhooks, paging)
+//!
+//! Modules only the gateway itself uses are crate-private, so the compiler reports
+//! their dead code; public are what the binary, the examples and the black-box
+//! tests use (and `test_redis`, with the `testing` feature, for `tests/`).
 
 pub mod auth;
 pub(crate) mod cache;
