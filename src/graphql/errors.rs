@@ -1,7 +1,7 @@
 //! GraphQL errors with a stable `extensions.code`. Internal detail goes to the log,
 //! never to the client.
 //!
-//! Upstream failures reach resolvers as [`FetchError`], and there is exactly one
+//! Upstream failures reach resolvers as `FetchError`, and there is exactly one
 //! conversion from it to a GraphQL error: `From<FetchError> for Error`, so a
 //! resolver just writes `?`. `FetchError` deliberately does not implement
 //! `Display`: async-graphql converts any `Display + Send + Sync` type into an
