@@ -27,7 +27,7 @@ use super::common::{
     ApiError, Common, Kind, Params,
 };
 use super::webhook::Outbox;
-use super::world::{sha256_hex, team_lead, World};
+use super::world::{sha256_hex, team_lead, Change, World};
 use super::{idempotency, Platform, SimOptions};
 use crate::upstream::core_case::wire as cc;
 use crate::upstream::trading_grid::wire as tg;
@@ -160,15 +160,15 @@ impl CcData {
         }
         c.touch(at);
         let case = c.clone();
-        self.record(
-            &case.id,
+        self.record(Change {
+            case_id: &case.id,
             at,
             actor,
-            "status_changed",
-            Some(from),
-            Some(to),
-            None,
-        );
+            action: "status_changed",
+            from: Some(from),
+            to: Some(to),
+            detail: None,
+        });
         self.emit(
             "case.status_changed",
             &case.id,
@@ -221,15 +221,15 @@ impl CcData {
             c.touch(at);
         }
         let case = self.cases[i].clone();
-        self.record(
-            id,
+        self.record(Change {
+            case_id: id,
             at,
             actor,
-            "resolved",
-            Some(from),
-            Some(cc::CaseStatus::Resolved),
-            Some(format!("Resolution {rid} recorded")),
-        );
+            action: "resolved",
+            from: Some(from),
+            to: Some(cc::CaseStatus::Resolved),
+            detail: Some(format!("Resolution {rid} recorded")),
+        });
         self.emit(
             "case.resolved",
             id,
@@ -269,29 +269,10 @@ impl CcData {
         c.assignee.clone().unwrap_or_else(|| team_lead(c.team))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn record(
-        &mut self,
-        case_id: &str,
-        at: DateTime<Utc>,
-        actor: cc::UserRef,
-        action: &str,
-        from: Option<cc::CaseStatus>,
-        to: Option<cc::CaseStatus>,
-        detail: Option<String>,
-    ) {
-        let id = format!("HIS-{:07}", self.next_history);
+    fn record(&mut self, change: Change) {
+        let entry = change.entry(self.next_history);
         self.next_history += 1;
-        self.history.push(cc::HistoryEntry {
-            id,
-            case_id: case_id.into(),
-            at,
-            actor,
-            action: action.into(),
-            from_status: from,
-            to_status: to,
-            detail,
-        });
+        self.history.push(entry);
     }
 }
 

@@ -132,15 +132,15 @@ pub(super) async fn create_case(
         version: 1,
     };
     d.cases.push(case.clone());
-    d.record(
-        &id,
+    d.record(Change {
+        case_id: &id,
         at,
         actor,
-        "created",
-        None,
-        Some(cc::CaseStatus::New),
-        Some(format!("Case {number} created")),
-    );
+        action: "created",
+        from: None,
+        to: Some(cc::CaseStatus::New),
+        detail: Some(format!("Case {number} created")),
+    });
     d.emit("case.created", &id, at, json!({"case": case}));
     Ok(created(Some(format!("/api/v2/cases/{id}")), &case))
 }
@@ -202,15 +202,15 @@ pub(super) async fn patch_case(
         .as_ref()
         .filter(|_| changed.contains(&"assignee"))
     {
-        d.record(
-            &id,
+        d.record(Change {
+            case_id: &id,
             at,
             actor,
-            "assigned",
-            None,
-            None,
-            Some(format!("Assigned to {}", a.name)),
-        );
+            action: "assigned",
+            from: None,
+            to: None,
+            detail: Some(format!("Assigned to {}", a.name)),
+        });
     }
     if !changed.is_empty() {
         d.emit(
@@ -289,15 +289,15 @@ pub(super) async fn create_task(
     };
     d.tasks.push(task.clone());
     d.cases[i].touch(at);
-    d.record(
-        &id,
+    d.record(Change {
+        case_id: &id,
         at,
         actor,
-        "task_created",
-        None,
-        None,
-        Some(format!("Task {tid}: {}", task.title)),
-    );
+        action: "task_created",
+        from: None,
+        to: None,
+        detail: Some(format!("Task {tid}: {}", task.title)),
+    });
     d.emit("case.task_created", &id, at, json!({"task": task}));
     Ok(created(None, &task))
 }
@@ -440,15 +440,15 @@ pub(super) async fn attach_document(
     }
     d.documents.push(doc.clone());
     d.cases[i].touch(at);
-    d.record(
-        &id,
+    d.record(Change {
+        case_id: &id,
         at,
         actor,
-        "document_linked",
-        None,
-        None,
-        Some(format!("{} ({})", doc.name, eid)),
-    );
+        action: "document_linked",
+        from: None,
+        to: None,
+        detail: Some(format!("{} ({})", doc.name, eid)),
+    });
     d.emit("case.document_linked", &id, at, json!({"document": doc}));
     Ok(created(None, &doc))
 }

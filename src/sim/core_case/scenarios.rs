@@ -62,15 +62,15 @@ pub(super) async fn scenario_requests_documents(
     let at = now();
     d.move_case(i, cc::CaseStatus::WaitingOnPartner, actor.clone(), at);
     let kinds = s.kinds.join(", ");
-    d.record(
-        &s.case_id,
+    d.record(Change {
+        case_id: &s.case_id,
         at,
-        actor.clone(),
-        "documents_requested",
-        None,
-        None,
-        Some(format!("Requested from partner: {kinds}")),
-    );
+        actor: actor.clone(),
+        action: "documents_requested",
+        from: None,
+        to: None,
+        detail: Some(format!("Requested from partner: {kinds}")),
+    });
     d.add_note(
         i,
         actor,

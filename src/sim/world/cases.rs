@@ -124,40 +124,40 @@ impl World {
 
             // History: created, assigned, then the walk to the current status.
             let mut t = opened;
-            self.push_history(
-                &id,
-                t,
-                system_user(),
-                "created",
-                None,
-                None,
-                Some(format!("Case {number} created")),
-            );
+            self.push_history(Change {
+                case_id: &id,
+                at: t,
+                actor: system_user(),
+                action: "created",
+                from: None,
+                to: None,
+                detail: Some(format!("Case {number} created")),
+            });
             if let Some(a) = &assignee {
                 t += Duration::minutes(rng.range(5, 180) as i64);
-                self.push_history(
-                    &id,
-                    t,
-                    system_user(),
-                    "assigned",
-                    None,
-                    None,
-                    Some(format!("Assigned to {}", a.name)),
-                );
+                self.push_history(Change {
+                    case_id: &id,
+                    at: t,
+                    actor: system_user(),
+                    action: "assigned",
+                    from: None,
+                    to: None,
+                    detail: Some(format!("Assigned to {}", a.name)),
+                });
             }
             let mut from = cc::CaseStatus::New;
             let mut resolved_at = None;
             for &to in status_path(status) {
                 t += Duration::minutes(rng.range(30, 72 * 60) as i64);
-                self.push_history(
-                    &id,
-                    t,
-                    actor.clone(),
-                    "status_changed",
-                    Some(from),
-                    Some(to),
-                    None,
-                );
+                self.push_history(Change {
+                    case_id: &id,
+                    at: t,
+                    actor: actor.clone(),
+                    action: "status_changed",
+                    from: Some(from),
+                    to: Some(to),
+                    detail: None,
+                });
                 if to == cc::CaseStatus::Resolved {
                     resolved_at = Some(t);
                 }
@@ -324,27 +324,9 @@ impl World {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn push_history(
-        &mut self,
-        case_id: &str,
-        at: DateTime<Utc>,
-        actor: cc::UserRef,
-        action: &str,
-        from: Option<cc::CaseStatus>,
-        to: Option<cc::CaseStatus>,
-        detail: Option<String>,
-    ) {
-        self.history.push(cc::HistoryEntry {
-            id: format!("HIS-{:07}", self.history.len() + 1),
-            case_id: case_id.into(),
-            at,
-            actor,
-            action: action.into(),
-            from_status: from,
-            to_status: to,
-            detail,
-        });
+    pub(super) fn push_history(&mut self, change: Change) {
+        let entry = change.entry(self.history.len() + 1);
+        self.history.push(entry);
     }
 }
 

@@ -43,6 +43,34 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// One change to a case, as its history records it (seeded, or written by the
+/// Core Case simulator).
+pub(crate) struct Change<'a> {
+    pub(crate) case_id: &'a str,
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) actor: cc::UserRef,
+    pub(crate) action: &'a str,
+    pub(crate) from: Option<cc::CaseStatus>,
+    pub(crate) to: Option<cc::CaseStatus>,
+    pub(crate) detail: Option<String>,
+}
+
+impl Change<'_> {
+    /// The history entry numbered `n` (`HIS-0000001` is the first).
+    pub(crate) fn entry(self, n: usize) -> cc::HistoryEntry {
+        cc::HistoryEntry {
+            id: format!("HIS-{n:07}"),
+            case_id: self.case_id.into(),
+            at: self.at,
+            actor: self.actor,
+            action: self.action.into(),
+            from_status: self.from,
+            to_status: self.to,
+            detail: self.detail,
+        }
+    }
+}
+
 /// Everything both platforms hold at start-up. Vectors are in id order.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct World {
