@@ -25,7 +25,16 @@ impl Settings {
             }
             None => FileConfig::default(),
         };
-        let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+        // A flat name, or else its nested form (see `NESTED`).
+        let get = |k: &str| {
+            let set = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+            set(k).or_else(|| {
+                NESTED
+                    .iter()
+                    .find(|(flat, _)| *flat == k)
+                    .and_then(|(_, nested)| set(nested))
+            })
+        };
         let num = |k: &str| -> Result<Option<u64>, ConfigError> {
             get(k)
                 .map(|v| {
@@ -182,6 +191,72 @@ impl Settings {
         Ok(Self { file })
     }
 }
+
+/// The sections whose settings were first named flat (`GRIDCASE_CACHE_TTL`) are
+/// reachable in the nested form too (`GRIDCASE_CACHE__TTL`), like every other
+/// section: flat name, then the nested one it stands for. The flat name wins
+/// when both are set.
+const NESTED: &[(&str, &str)] = &[
+    ("GRIDCASE_JWT_SECRET", "GRIDCASE_AUTH__JWT_SECRET"),
+    ("GRIDCASE_JWT_PUBLIC_KEY", "GRIDCASE_AUTH__JWT_PUBLIC_KEY"),
+    ("GRIDCASE_JWKS_URL", "GRIDCASE_AUTH__JWKS_URL"),
+    ("GRIDCASE_JWKS_REFRESH_MS", "GRIDCASE_AUTH__JWKS_REFRESH_MS"),
+    ("GRIDCASE_JWT_ALGORITHMS", "GRIDCASE_AUTH__JWT_ALGORITHMS"),
+    ("GRIDCASE_JWT_ROLE_CLAIM", "GRIDCASE_AUTH__ROLE_CLAIM"),
+    ("GRIDCASE_JWT_PARTNER_CLAIM", "GRIDCASE_AUTH__PARTNER_CLAIM"),
+    ("GRIDCASE_JWT_ROLE_MAP", "GRIDCASE_AUTH__ROLE_MAP"),
+    ("GRIDCASE_JWT_ISSUER", "GRIDCASE_AUTH__JWT_ISSUER"),
+    ("GRIDCASE_JWT_AUDIENCE", "GRIDCASE_AUTH__JWT_AUDIENCE"),
+    ("GRIDCASE_CACHE", "GRIDCASE_CACHE__BACKEND"),
+    ("GRIDCASE_CACHE_TTL", "GRIDCASE_CACHE__TTL"),
+    ("GRIDCASE_CACHE_MAX_ENTRIES", "GRIDCASE_CACHE__MAX_ENTRIES"),
+    ("GRIDCASE_CACHE_TIMEOUT_MS", "GRIDCASE_CACHE__TIMEOUT_MS"),
+    (
+        "GRIDCASE_STREAM_KEEPALIVE_MS",
+        "GRIDCASE_STREAM__KEEPALIVE_MS",
+    ),
+    (
+        "GRIDCASE_STREAM_MAX_LIFETIME_MS",
+        "GRIDCASE_STREAM__MAX_LIFETIME_MS",
+    ),
+    ("GRIDCASE_STREAM_BUFFER", "GRIDCASE_STREAM__BUFFER"),
+    (
+        "GRIDCASE_RATE_LIMIT_ENABLED",
+        "GRIDCASE_RATE_LIMIT__ENABLED",
+    ),
+    (
+        "GRIDCASE_RATE_LIMIT_PARTNER_PER_SECOND",
+        "GRIDCASE_RATE_LIMIT__PARTNER_PER_SECOND",
+    ),
+    (
+        "GRIDCASE_RATE_LIMIT_PARTNER_BURST",
+        "GRIDCASE_RATE_LIMIT__PARTNER_BURST",
+    ),
+    (
+        "GRIDCASE_RATE_LIMIT_AGENT_PER_SECOND",
+        "GRIDCASE_RATE_LIMIT__AGENT_PER_SECOND",
+    ),
+    (
+        "GRIDCASE_RATE_LIMIT_AGENT_BURST",
+        "GRIDCASE_RATE_LIMIT__AGENT_BURST",
+    ),
+    (
+        "GRIDCASE_RATE_LIMIT_ADMIN_PER_SECOND",
+        "GRIDCASE_RATE_LIMIT__ADMIN_PER_SECOND",
+    ),
+    (
+        "GRIDCASE_RATE_LIMIT_ADMIN_BURST",
+        "GRIDCASE_RATE_LIMIT__ADMIN_BURST",
+    ),
+    (
+        "GRIDCASE_RATE_LIMIT_WEBHOOK_PER_SECOND",
+        "GRIDCASE_RATE_LIMIT__WEBHOOK_PER_SECOND",
+    ),
+    (
+        "GRIDCASE_RATE_LIMIT_WEBHOOK_BURST",
+        "GRIDCASE_RATE_LIMIT__WEBHOOK_BURST",
+    ),
+];
 
 fn env_parse<T: std::str::FromStr>(
     get: &dyn Fn(&str) -> Option<String>,

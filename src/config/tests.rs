@@ -564,3 +564,46 @@ fn upstream_settings_are_reachable_as_section_and_key() {
     assert_eq!(c.trading_grid.retries, 1);
     assert_eq!(c.core_case.client_secret.expose(), "cc-secret");
 }
+
+#[test]
+fn flat_sections_are_reachable_in_the_nested_form_too() {
+    let c = Settings::load(
+        None,
+        &env(&[
+            ("GRIDCASE_TRADING_GRID_URL", "http://tg.example"),
+            ("GRIDCASE_CORE_CASE_URL", "http://cc.example"),
+            ("GRIDCASE_AUTH__JWT_SECRET", SECRET),
+            ("GRIDCASE_CACHE__BACKEND", "off"),
+            ("GRIDCASE_CACHE__MAX_ENTRIES", "77"),
+            ("GRIDCASE_STREAM__BUFFER", "9"),
+            ("GRIDCASE_RATE_LIMIT__ENABLED", "false"),
+            ("GRIDCASE_RATE_LIMIT__PARTNER_BURST", "5"),
+        ]),
+    )
+    .unwrap()
+    .resolve(false)
+    .unwrap();
+    assert_eq!(c.cache.backend, Some(crate::cache::Backend::Off));
+    assert_eq!(c.cache.max_entries, 77);
+    assert_eq!(c.stream.buffer, 9);
+    assert!(!c.rate_limit.enabled);
+    assert_eq!(c.rate_limit.partner.burst, 5);
+
+    // The flat name wins; a bad nested value is refused under the flat name.
+    let c = Settings::load(
+        None,
+        &env(&[
+            ("GRIDCASE_TRADING_GRID_URL", "http://tg.example"),
+            ("GRIDCASE_CORE_CASE_URL", "http://cc.example"),
+            ("GRIDCASE_JWT_SECRET", SECRET),
+            ("GRIDCASE_CACHE_MAX_ENTRIES", "12"),
+            ("GRIDCASE_CACHE__MAX_ENTRIES", "77"),
+        ]),
+    )
+    .unwrap()
+    .resolve(false)
+    .unwrap();
+    assert_eq!(c.cache.max_entries, 12);
+    let e = Settings::load(None, &env(&[("GRIDCASE_STREAM__BUFFER", "lots")])).unwrap_err();
+    assert!(e.to_string().contains("GRIDCASE_STREAM_BUFFER"), "{e}");
+}
