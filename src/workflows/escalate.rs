@@ -417,62 +417,13 @@ impl Workflows {
         // run may have left undone: steps are keyed by case and what they are, so
         // what was done is not done again. Cases opened elsewhere are left alone.
         if let Some(case_id) = self.open_case_for(origin, issue.as_ref()).await? {
-            let case = self.case(&case_id).await?;
-            let open = !matches!(case.status, CaseStatus::Resolved | CaseStatus::Closed);
-            let ours = opened_by_gateway(&case);
-            let discussion = match &issue {
-                Some(i) => Some(i.id.clone()),
-                None => self.discussion_of(&case).await?,
-            };
-            let pending = match discussion {
-                Some(d) if open && ours => {
-                    let docs = if case.origin == *origin {
-                        &documents[..]
-                    } else {
-                        &[]
-                    };
-                    let steps = self.escalation_steps(&case, &d, docs, input.note.as_deref());
-                    self.run_held(&case, actor, &escalation_workflow(&case), steps)
-                        .await?
-                }
-                _ => {
-                    self.append_note(actor, &case, input.note.as_deref())
-                        .await?
-                }
-            };
-            return Ok(Outcome {
-                case,
-                created: false,
-                pending,
-                also: vec![],
-            });
+            return self
+                .continue_escalation(actor, origin, &case_id, issue.as_ref(), &documents, input)
+                .await;
         }
 
         // Read what the case record needs, before writing anything.
-        let (partner_id, transaction_ids) = match (origin, &issue) {
-            (CaseOrigin::Issue(_), Some(i)) => (i.partner_id.clone(), i.transaction_ids.clone()),
-            (CaseOrigin::Transactions(ids), _) => {
-                let found = self.tg.transactions(ids).await?;
-                if found.len() != ids.len() {
-                    return Err(bad("some of `transactionIds` do not exist"));
-                }
-                if let Some(ok) = found
-                    .iter()
-                    .find(|t| t.status == TransactionStatus::Delivered)
-                {
-                    return Err(bad(format!(
-                        "transaction {} was delivered; exception cases are for failed, rejected or unacknowledged ones",
-                        ok.id
-                    )));
-                }
-                let partner = found[0].partner_id.clone();
-                if found.iter().any(|t| t.partner_id != partner) {
-                    return Err(bad("`transactionIds` must all belong to one partner"));
-                }
-                (partner, ids.clone())
-            }
-            _ => return Err(bad("nothing to escalate")),
-        };
+        let (partner_id, transaction_ids) = self.escalation_subject(origin, issue.as_ref()).await?;
         let partner = self
             .tg
             .partners(std::slice::from_ref(&partner_id))
@@ -498,24 +449,8 @@ impl Workflows {
         let discussion = match &issue {
             Some(i) => i.id.clone(),
             None => {
-                let title = partner_view::exception_discussion_title(&transactions);
-                let body = partner_view::exception_discussion_body(&transactions);
-                let opened = self
-                    .tg
-                    .open_issue(
-                        &NewIssue {
-                            partner_id: partner_id.clone(),
-                            title,
-                            kind: IssueKind::Support,
-                            tags: vec!["transaction-exception".into()],
-                            transaction_ids: transaction_ids.clone(),
-                            body,
-                            author: self.poster.clone(),
-                        },
-                        &format!("{natural}/discussion"),
-                    )
-                    .await?;
-                opened.id
+                self.exception_discussion(&partner_id, &transaction_ids, &transactions, natural)
+                    .await?
             }
         };
 
@@ -527,22 +462,8 @@ impl Workflows {
                 transactions.len()
             ),
         };
-        let description = format!(
-            "Partner: {} ({}, tier {:?}, {}, {})\nCommunity discussion: {}\n\nTransactions:\n{}\n\nConversation:\n{}\n\nDocuments:\n{}",
-            partner.name,
-            partner.id,
-            partner.tier,
-            partner.country,
-            partner.contact_email,
-            discussion,
-            if transactions.is_empty() { "(none)".into() } else { tx_summary(&transactions) },
-            if messages.is_empty() { "(none)".into() } else { transcript(&messages) },
-            documents
-                .iter()
-                .map(|d| format!("{} {} sha256 {}", d.id.as_str(), d.name, d.sha256))
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
+        let description =
+            case_description(&partner, &discussion, &transactions, &messages, &documents);
         let new_case = NewCase {
             case_type,
             priority,
@@ -603,6 +524,115 @@ impl Workflows {
         })
     }
 
+    /// A transaction exception talks to the partner in a discussion of its own,
+    /// opened once per escalation (keyed by what is escalated).
+    async fn exception_discussion(
+        &self,
+        partner_id: &PartnerId,
+        transaction_ids: &[TransactionId],
+        transactions: &[Transaction],
+        natural: &str,
+    ) -> Result<IssueId> {
+        let title = partner_view::exception_discussion_title(transactions);
+        let body = partner_view::exception_discussion_body(transactions);
+        let opened = self
+            .tg
+            .open_issue(
+                &NewIssue {
+                    partner_id: partner_id.clone(),
+                    title,
+                    kind: IssueKind::Support,
+                    tags: vec!["transaction-exception".into()],
+                    transaction_ids: transaction_ids.to_vec(),
+                    body,
+                    author: self.poster.clone(),
+                },
+                &format!("{natural}/discussion"),
+            )
+            .await?;
+        Ok(opened.id)
+    }
+
+    /// The origin is escalated already (by an earlier run, a case worker, another
+    /// replica). A case this gateway opened that is still open gets what an
+    /// interrupted run may have left undone (steps are keyed by case and what
+    /// they do, so nothing is done twice); any other gets the note only.
+    async fn continue_escalation(
+        &self,
+        actor: &str,
+        origin: &CaseOrigin,
+        case_id: &CaseId,
+        issue: Option<&Issue>,
+        documents: &[Document],
+        input: &EscalateInput,
+    ) -> Result<Outcome> {
+        let case = self.case(case_id).await?;
+        let open = !matches!(case.status, CaseStatus::Resolved | CaseStatus::Closed);
+        let ours = opened_by_gateway(&case);
+        let discussion = match issue {
+            Some(i) => Some(i.id.clone()),
+            None => self.discussion_of(&case).await?,
+        };
+        let pending = match discussion {
+            Some(d) if open && ours => {
+                let docs = if case.origin == *origin {
+                    documents
+                } else {
+                    &[]
+                };
+                let steps = self.escalation_steps(&case, &d, docs, input.note.as_deref());
+                self.run_held(&case, actor, &escalation_workflow(&case), steps)
+                    .await?
+            }
+            _ => {
+                self.append_note(actor, &case, input.note.as_deref())
+                    .await?
+            }
+        };
+        Ok(Outcome {
+            case,
+            created: false,
+            pending,
+            also: vec![],
+        })
+    }
+
+    /// Whose case it will be and which transactions it covers, checked before
+    /// anything is written: transactions must exist, have failed, and belong to
+    /// one partner.
+    async fn escalation_subject(
+        &self,
+        origin: &CaseOrigin,
+        issue: Option<&Issue>,
+    ) -> Result<(PartnerId, Vec<TransactionId>)> {
+        match (origin, issue) {
+            (CaseOrigin::Issue(_), Some(i)) => {
+                Ok((i.partner_id.clone(), i.transaction_ids.clone()))
+            }
+            (CaseOrigin::Transactions(ids), _) => {
+                let found = self.tg.transactions(ids).await?;
+                if found.len() != ids.len() {
+                    return Err(bad("some of `transactionIds` do not exist"));
+                }
+                if let Some(ok) = found
+                    .iter()
+                    .find(|t| t.status == TransactionStatus::Delivered)
+                {
+                    return Err(bad(format!(
+                    "transaction {} was delivered; exception cases are for failed, rejected or unacknowledged ones",
+                    ok.id
+                )));
+                }
+                let partner = found[0].partner_id.clone();
+                if found.iter().any(|t| t.partner_id != partner) {
+                    return Err(bad("`transactionIds` must all belong to one partner"));
+                }
+                Ok((partner, ids.clone()))
+            }
+            _ => Err(bad("nothing to escalate")),
+        }
+    }
+
     /// What an escalation does once the case exists, each step keyed by what it is
     /// (not by position), so a repeat finds the same keys even if documents were added.
     pub(crate) fn escalation_steps(
@@ -659,4 +689,31 @@ impl Workflows {
         steps.push(self.milestone_step(case, Milestone::Received, None));
         steps
     }
+}
+
+/// What the case worker reads first: the partner, the discussion, the
+/// transactions, the conversation so far and the documents shared.
+fn case_description(
+    partner: &Partner,
+    discussion: &IssueId,
+    transactions: &[Transaction],
+    messages: &[Message],
+    documents: &[Document],
+) -> String {
+    format!(
+        "Partner: {} ({}, tier {:?}, {}, {})\nCommunity discussion: {}\n\nTransactions:\n{}\n\nConversation:\n{}\n\nDocuments:\n{}",
+        partner.name,
+        partner.id,
+        partner.tier,
+        partner.country,
+        partner.contact_email,
+        discussion,
+        if transactions.is_empty() { "(none)".into() } else { tx_summary(transactions) },
+        if messages.is_empty() { "(none)".into() } else { transcript(messages) },
+        documents
+            .iter()
+            .map(|d| format!("{} {} sha256 {}", d.id.as_str(), d.name, d.sha256))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
 }
