@@ -3,6 +3,21 @@
 
 use super::*;
 
+/// What a seeded case is about, from the discussion or transaction it was
+/// opened for.
+struct CaseBasis {
+    case_type: cc::CaseType,
+    team: cc::Team,
+    title: String,
+    description: String,
+    partner_id: String,
+    external_ref: cc::ExternalRef,
+    transaction_ids: Vec<String>,
+    urgent: bool,
+    /// The discussion's index, for a case opened from one.
+    discussion: Option<usize>,
+}
+
 impl World {
     pub(super) fn gen_cases(&mut self, seed: u64, _scale: usize, mut specs: Vec<CaseSpec>) {
         let mut rng = Rng::derive(seed, "cases");
@@ -19,7 +34,7 @@ impl World {
             let id = format!("CASE-{:06}", ci + 1);
             let number = format!("CC-2026-{:06}", ci + 1);
             let opened = spec.opened_at;
-            let (
+            let CaseBasis {
                 case_type,
                 team,
                 title,
@@ -28,81 +43,10 @@ impl World {
                 external_ref,
                 transaction_ids,
                 urgent,
-                disc,
-            ) = match spec.source {
-                CaseSource::Discussion(di) => {
-                    let d = &mut self.discussions[di];
-                    d.linked_case_id = Some(id.clone());
-                    let (ct, team) = match d.kind {
-                        tg::DiscussionKind::InvoiceDiscrepancy => {
-                            (cc::CaseType::Dispute, cc::Team::Finance)
-                        }
-                        tg::DiscussionKind::ComplianceQuestion => {
-                            (cc::CaseType::ComplianceReview, cc::Team::Compliance)
-                        }
-                        tg::DiscussionKind::Support => {
-                            (cc::CaseType::SupportEscalation, cc::Team::CustomerService)
-                        }
-                        _ => (cc::CaseType::Dispute, cc::Team::Operations),
-                    };
-                    let description = format!(
-                            "Escalated from community discussion {} ({}). Internal assessment: {}. Estimated exposure ${}. Not for partner distribution.",
-                            d.id,
-                            d.partner_id,
-                            rng.pick(&ASSESSMENTS),
-                            rng.range(400, 48_000)
-                        );
-                    (
-                        ct,
-                        team,
-                        d.title.clone(),
-                        description,
-                        d.partner_id.clone(),
-                        cc::ExternalRef {
-                            system: "trading-grid".into(),
-                            kind: "discussion".into(),
-                            id: d.id.clone(),
-                        },
-                        d.transaction_ids.clone(),
-                        d.tags.iter().any(|t| t == "urgent"),
-                        Some(di),
-                    )
-                }
-                CaseSource::Transaction(ti) => {
-                    let t = &self.transactions[ti];
-                    let err = t
-                        .errors
-                        .first()
-                        .map(|e| format!("{} ({})", e.message, e.code))
-                        .unwrap_or_else(|| "delivery exception".into());
-                    (
-                            cc::CaseType::TransactionException,
-                            cc::Team::Operations,
-                            format!(
-                                "{} {} {} {}: {}",
-                                if t.standard == tg::EdiStandard::X12 { "X12" } else { "EDIFACT" },
-                                t.document_type,
-                                t.control_number,
-                                tx_status_word(t.status),
-                                t.errors.first().map(|e| e.code.as_str()).unwrap_or("exception")
-                            ),
-                            format!(
-                                "Opened automatically from Trading Grid transaction {}: {}. Internal: map version {} in production since last release; check whether the partner changed their implementation guide.",
-                                t.id,
-                                err,
-                                rng.range(12, 31)
-                            ),
-                            t.partner_id.clone(),
-                            cc::ExternalRef {
-                                system: "trading-grid".into(),
-                                kind: "transaction".into(),
-                                id: t.id.clone(),
-                            },
-                            vec![t.id.clone()],
-                            false,
-                            None,
-                        )
-                }
+                discussion: disc,
+            } = match spec.source {
+                CaseSource::Discussion(di) => self.discussion_case(di, &id, &mut rng),
+                CaseSource::Transaction(ti) => self.transaction_case(ti, &mut rng),
             };
             let priority = if urgent {
                 [cc::Priority::High, cc::Priority::Critical][rng.weighted(&[70, 30])]
@@ -321,6 +265,81 @@ impl World {
                 resolved_at,
                 version: 1,
             });
+        }
+    }
+
+    /// What a case opened for discussion `di` is about; links the discussion to it.
+    fn discussion_case(&mut self, di: usize, id: &str, rng: &mut Rng) -> CaseBasis {
+        let d = &mut self.discussions[di];
+        d.linked_case_id = Some(id.to_owned());
+        let (ct, team) = match d.kind {
+            tg::DiscussionKind::InvoiceDiscrepancy => (cc::CaseType::Dispute, cc::Team::Finance),
+            tg::DiscussionKind::ComplianceQuestion => {
+                (cc::CaseType::ComplianceReview, cc::Team::Compliance)
+            }
+            tg::DiscussionKind::Support => {
+                (cc::CaseType::SupportEscalation, cc::Team::CustomerService)
+            }
+            _ => (cc::CaseType::Dispute, cc::Team::Operations),
+        };
+        let description = format!(
+                "Escalated from community discussion {} ({}). Internal assessment: {}. Estimated exposure ${}. Not for partner distribution.",
+                d.id,
+                d.partner_id,
+                rng.pick(&ASSESSMENTS),
+                rng.range(400, 48_000)
+            );
+        CaseBasis {
+            case_type: ct,
+            team,
+            title: d.title.clone(),
+            description,
+            partner_id: d.partner_id.clone(),
+            external_ref: cc::ExternalRef {
+                system: "trading-grid".into(),
+                kind: "discussion".into(),
+                id: d.id.clone(),
+            },
+            transaction_ids: d.transaction_ids.clone(),
+            urgent: d.tags.iter().any(|t| t == "urgent"),
+            discussion: Some(di),
+        }
+    }
+
+    /// What a case opened for failed transaction `ti` is about.
+    fn transaction_case(&self, ti: usize, rng: &mut Rng) -> CaseBasis {
+        let t = &self.transactions[ti];
+        let err = t
+            .errors
+            .first()
+            .map(|e| format!("{} ({})", e.message, e.code))
+            .unwrap_or_else(|| "delivery exception".into());
+        CaseBasis {
+            case_type: cc::CaseType::TransactionException,
+            team: cc::Team::Operations,
+            title: format!(
+                                "{} {} {} {}: {}",
+                                if t.standard == tg::EdiStandard::X12 { "X12" } else { "EDIFACT" },
+                                t.document_type,
+                                t.control_number,
+                                tx_status_word(t.status),
+                                t.errors.first().map(|e| e.code.as_str()).unwrap_or("exception")
+                            ),
+            description: format!(
+                                "Opened automatically from Trading Grid transaction {}: {}. Internal: map version {} in production since last release; check whether the partner changed their implementation guide.",
+                                t.id,
+                                err,
+                                rng.range(12, 31)
+                            ),
+            partner_id: t.partner_id.clone(),
+            external_ref: cc::ExternalRef {
+                                system: "trading-grid".into(),
+                                kind: "transaction".into(),
+                                id: t.id.clone(),
+                            },
+            transaction_ids: vec![t.id.clone()],
+            urgent: false,
+            discussion: None,
         }
     }
 
