@@ -70,18 +70,6 @@ async fn connect_sandbox(app: &App, sims: &[RunningSim]) -> anyhow::Result<()> {
             .and_then(|r| r.error_for_status())
             .context("configuring the sandbox simulators' webhooks")?;
     }
-    let secret = Secret::new(SANDBOX_JWT_SECRET);
-    let day = Duration::from_secs(24 * 3600);
-    let partner = crate::auth::sign(
-        &secret,
-        Role::Partner,
-        Some("TP-0001"),
-        "sandbox-partner",
-        day,
-        None,
-        None,
-    )?;
-    let agent = crate::auth::sign(&secret, Role::Agent, None, "sandbox-agent", day, None, None)?;
     eprintln!();
     eprintln!(
         "gridcase sandbox: simulated Trading Grid at {} and Core Case at {}",
@@ -93,9 +81,18 @@ async fn connect_sandbox(app: &App, sims: &[RunningSim]) -> anyhow::Result<()> {
         "Partner portal: http://{}/portal#sample-partner",
         app.addr()
     );
-    eprintln!("partner token (TP-0001, 24h): {partner}");
-    eprintln!("agent token (24h):            {agent}");
-    eprintln!("In GraphiQL's Headers tab:    {{\"Authorization\": \"Bearer <token>\"}}");
+    // The very tokens the portal and GraphiQL offer; none when a JWT secret of
+    // the operator's own was configured.
+    match app.sandbox_tokens() {
+        Some((partner, agent)) => {
+            eprintln!("partner token (TP-0001, 24h): {partner}");
+            eprintln!("agent token (24h):            {agent}");
+            eprintln!("In GraphiQL's Headers tab:    {{\"Authorization\": \"Bearer <token>\"}}");
+        }
+        None => eprintln!(
+            "Tokens:         `gridcase token --role agent` (with the same GRIDCASE_JWT_SECRET)"
+        ),
+    }
     eprintln!();
     Ok(())
 }

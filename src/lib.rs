@@ -75,6 +75,8 @@ pub struct App {
     tasks: tokio_util::task::TaskTracker,
     /// `/metrics` on a listener of its own, when configured.
     metrics: Option<(tokio::net::TcpListener, axum::Router)>,
+    /// The sample tokens GraphiQL and the portal offer, in sandbox mode.
+    sandbox: Option<Arc<http::portal::Sandbox>>,
 }
 
 fn http_settings(
@@ -197,6 +199,7 @@ impl App {
             &config.limits,
             config.http.introspection,
         );
+        let sandbox = http::portal::sandbox(&config)?;
         let state = http::AppState {
             schema,
             verifier: Arc::new(auth::JwtVerifier::from_config(&config.auth).await?),
@@ -216,7 +219,7 @@ impl App {
                 redis: config.redis_url.is_some(),
             },
             stream: config.stream.clone(),
-            sandbox: http::portal::sandbox(&config)?,
+            sandbox: sandbox.clone(),
             cache,
         };
         let serve_limits = http::server::ServeLimits {
@@ -252,7 +255,16 @@ impl App {
             going_away,
             tasks,
             metrics,
+            sandbox,
         })
+    }
+
+    /// In sandbox mode, the sample partner's and agent's tokens (24 h) that the
+    /// portal and GraphiQL offer.
+    pub fn sandbox_tokens(&self) -> Option<(&str, &str)> {
+        self.sandbox
+            .as_deref()
+            .map(|s| (s.partner_token.as_str(), s.agent_token.as_str()))
     }
 
     pub fn addr(&self) -> SocketAddr {
