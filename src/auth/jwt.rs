@@ -60,8 +60,6 @@ impl Claims {
 /// detail is only logged, and never contains the token).
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    #[error("no bearer token")]
-    Missing,
     #[error("the token is longer than {MAX_TOKEN_BYTES} bytes")]
     TooLong,
     #[error("the token's algorithm is not one the gateway accepts")]

@@ -112,35 +112,32 @@ impl Settings {
             }
         };
         let r = f.rules;
-        let on = |v: Option<bool>| v.unwrap_or(true);
+        let d = Rules::default();
+        // An interval of 0 switches that intake off.
+        let interval = |ms: Option<u64>, default: Option<Duration>| match ms {
+            Some(0) => None,
+            Some(ms) => Some(Duration::from_millis(ms)),
+            None => default,
+        };
         let rules = Rules {
-            transaction_exceptions: on(r.transaction_exceptions),
-            disputes: on(r.disputes),
-            compliance_reviews: on(r.compliance_reviews),
-            escalation_tag: on(r.escalation_tag),
-            milestones: on(r.milestones),
-            resolutions: on(r.resolutions),
-            auto_link_documents: on(r.auto_link_documents),
-            poll_interval: Some(r.poll_interval_ms.unwrap_or(DEFAULT_POLL_INTERVAL_MS))
-                .filter(|ms| *ms > 0)
-                .map(Duration::from_millis),
-            reconcile_interval: Some(
-                r.reconcile_interval_ms
-                    .unwrap_or(DEFAULT_RECONCILE_INTERVAL_MS),
-            )
-            .filter(|ms| *ms > 0)
-            .map(Duration::from_millis),
-            reconcile_lookback: match r
-                .reconcile_lookback_ms
-                .unwrap_or(DEFAULT_RECONCILE_LOOKBACK_MS)
-            {
-                0 => {
+            transaction_exceptions: r.transaction_exceptions.unwrap_or(d.transaction_exceptions),
+            disputes: r.disputes.unwrap_or(d.disputes),
+            compliance_reviews: r.compliance_reviews.unwrap_or(d.compliance_reviews),
+            escalation_tag: r.escalation_tag.unwrap_or(d.escalation_tag),
+            milestones: r.milestones.unwrap_or(d.milestones),
+            resolutions: r.resolutions.unwrap_or(d.resolutions),
+            auto_link_documents: r.auto_link_documents.unwrap_or(d.auto_link_documents),
+            poll_interval: interval(r.poll_interval_ms, d.poll_interval),
+            reconcile_interval: interval(r.reconcile_interval_ms, d.reconcile_interval),
+            reconcile_lookback: match r.reconcile_lookback_ms {
+                Some(0) => {
                     return Err(invalid(
                         "rules.reconcile_lookback_ms (GRIDCASE_RECONCILE_LOOKBACK_MS)",
                         "must be more than 0",
                     ))
                 }
-                ms => Duration::from_millis(ms),
+                Some(ms) => Duration::from_millis(ms),
+                None => d.reconcile_lookback,
             },
         };
         let rate_limit = rate_limits(&f.rate_limit)?;
