@@ -36,6 +36,12 @@ fn redis_settings(redis: &TestRedis, name: &str) -> [(&'static str, String); 2] 
     ]
 }
 
+/// Replicas caching in memory, sharing `redis` (for their evictions, among the rest).
+fn memory_cache_sharing(redis: &TestRedis, name: &str) -> [(&'static str, String); 3] {
+    let [url, namespace] = redis_settings(redis, name);
+    [url, namespace, ("GRIDCASE_CACHE", "memory".to_owned())]
+}
+
 #[tokio::test]
 async fn a_warm_dashboard_makes_no_upstream_call_with_the_memory_cache() {
     let app = spawn_app().await;
@@ -191,28 +197,10 @@ async fn a_case_status_webhook_makes_the_next_read_fresh_with_the_memory_cache()
     assert_eq!(milestone_at(&app, &app.url, &case).await, moved_to);
 }
 
-/// A counter from `gateway`'s `/metrics`.
-async fn counter_at(app: &TestApp, gateway: &str, name: &str) -> f64 {
-    let text = app
-        .http
-        .get(format!("{gateway}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 #[tokio::test]
 async fn memory_caches_of_replicas_sharing_redis_evict_together() {
     let redis = test_redis();
-    let [url, namespace] = redis_settings(&redis, "fanout");
-    let shared = [url, namespace, ("GRIDCASE_CACHE", "memory".to_owned())];
+    let shared = memory_cache_sharing(&redis, "fanout");
     // Webhooks go to `app`; `other` caches in its own memory.
     let app = spawn_app_with(&shared).await;
     let (other, _stop) = start_gateway(&app.tg.base_url(), &app.cc.base_url(), &shared).await;
@@ -227,7 +215,7 @@ async fn memory_caches_of_replicas_sharing_redis_evict_together() {
         "cached in the other replica's memory"
     );
     let evictions = "gridcase_cache_remote_evictions_total";
-    let received = counter_at(&app, &other, evictions).await;
+    let received = metric(&app.http, &other, evictions, "").await;
 
     app.scenario(
         Platform::CoreCase,
@@ -243,15 +231,14 @@ async fn memory_caches_of_replicas_sharing_redis_evict_together() {
         (milestone_at(&app, &other, &case).await == moved_to).then_some(())
     })
     .await;
-    assert!(counter_at(&app, &other, evictions).await > received);
+    assert!(metric(&app.http, &other, evictions, "").await > received);
     assert_eq!(milestone_at(&app, &app.url, &case).await, moved_to);
 }
 
 #[tokio::test]
 async fn a_replica_that_lost_the_eviction_channel_empties_its_memory_cache() {
     let redis = test_redis();
-    let [url, namespace] = redis_settings(&redis, "resubscribe");
-    let shared = [url, namespace, ("GRIDCASE_CACHE", "memory".to_owned())];
+    let shared = memory_cache_sharing(&redis, "resubscribe");
     let app = spawn_app_with(&shared).await;
     let (case, _, _) = a_case_to_move(&app, &app.url).await;
     milestone_at(&app, &app.url, &case).await;
@@ -261,19 +248,9 @@ async fn a_replica_that_lost_the_eviction_channel_empties_its_memory_cache() {
 
     // Evictions published while it was not subscribed are lost to it.
     let resubscribed = "gridcase_cache_fanout_resubscribed_total";
-    let killed: i64 = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("TYPE")
-        .arg("pubsub")
-        .query_async(
-            &mut redis::Client::open(redis.url.as_str())
-                .unwrap()
-                .get_multiplexed_async_connection()
-                .await
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let mut kill = redis::cmd("CLIENT");
+    kill.arg("KILL").arg("TYPE").arg("pubsub");
+    let killed: i64 = redis_query(&redis.url, &kill).await;
     assert!(killed >= 1);
     eventually("the eviction channel is subscribed again", || async {
         (app.metric(resubscribed, "").await >= 1.0).then_some(())

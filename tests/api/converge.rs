@@ -408,16 +408,7 @@ async fn after_redis_is_wiped_mid_escalation_the_reconciler_completes_it_exactly
         .await
         .unwrap();
     let case = created["id"].as_str().unwrap().to_owned();
-    let flushed: String = redis::cmd("FLUSHALL")
-        .query_async(
-            &mut redis::Client::open(redis.url.as_str())
-                .unwrap()
-                .get_multiplexed_async_connection()
-                .await
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let flushed: String = redis_query(&redis.url, &redis::cmd("FLUSHALL")).await;
     assert_eq!(flushed, "OK");
     let mut ws = connect(&app, &agent()).await.expect("subscribed");
     subscribe(&mut ws, MILESTONES, json!({ "c": case })).await;
@@ -599,16 +590,7 @@ async fn an_old_event_redelivered_after_redis_is_wiped_does_not_announce_a_stale
         })
         .cloned()
         .unwrap();
-    let flushed: String = redis::cmd("FLUSHALL")
-        .query_async(
-            &mut redis::Client::open(redis.url.as_str())
-                .unwrap()
-                .get_multiplexed_async_connection()
-                .await
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let flushed: String = redis_query(&redis.url, &redis::cmd("FLUSHALL")).await;
     assert_eq!(flushed, "OK");
     let mut ws = connect(&app, &agent()).await.expect("subscribed");
     subscribe(&mut ws, MILESTONES, json!({ "c": case })).await;

@@ -79,7 +79,13 @@ pub struct RunningGateway {
     pub done: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-pub async fn run_gateway(tg: &str, cc: &str, extra: &[(&'static str, String)]) -> RunningGateway {
+/// A gateway over the simulators at `tg` and `cc`, configured as every test's is
+/// (plus `extra`), built but not yet serving; its start-up error if it refuses.
+pub async fn build_gateway(
+    tg: &str,
+    cc: &str,
+    extra: &[(&'static str, String)],
+) -> anyhow::Result<App> {
     let mut vars: HashMap<&str, String> = HashMap::from([
         ("GRIDCASE_LISTEN", "127.0.0.1:0".to_owned()),
         ("GRIDCASE_TRADING_GRID_URL", tg.to_owned()),
@@ -113,11 +119,12 @@ pub async fn run_gateway(tg: &str, cc: &str, extra: &[(&'static str, String)]) -
         ("GRIDCASE_RATE_LIMIT_ENABLED", "false".to_owned()),
     ]);
     vars.extend(extra.iter().cloned());
-    let config = Settings::load(None, &|k| vars.get(k).cloned())
-        .unwrap()
-        .resolve(false)
-        .expect("test configuration is valid");
-    let app = App::build(config).await.expect("gateway starts");
+    let config = Settings::load(None, &|k| vars.get(k).cloned())?.resolve(false)?;
+    App::build(config).await
+}
+
+pub async fn run_gateway(tg: &str, cc: &str, extra: &[(&'static str, String)]) -> RunningGateway {
+    let app = build_gateway(tg, cc, extra).await.expect("gateway starts");
     let url = format!("http://{}", app.addr());
     let (stop, rx) = tokio::sync::oneshot::channel();
     let done = tokio::spawn(app.run(async {
@@ -543,3 +550,13 @@ pub const DASHBOARD: &str = r#"query Dashboard { partnerIssues(first: 50) { edge
 /// `redis-server` of the test's own on a free port, stopped when dropped).
 #[allow(unused_imports)] // not every test binary sharing this file uses Redis
 pub use gridcase::test_redis::{test_redis, TestRedis};
+
+/// Send `cmd` to the Redis at `url` on a connection of its own.
+pub async fn redis_query<T: redis::FromRedisValue>(url: &str, cmd: &redis::Cmd) -> T {
+    let mut conn = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    cmd.query_async(&mut conn).await.unwrap()
+}

@@ -294,35 +294,10 @@ async fn metrics_on_their_own_listener_are_not_on_the_public_one() {
     let cc = gridcase::sim::start(Platform::CoreCase, loopback, opts)
         .await
         .unwrap();
-    let vars = std::collections::HashMap::from([
-        ("GRIDCASE_LISTEN", "127.0.0.1:0".to_owned()),
-        ("GRIDCASE_METRICS_LISTEN", "127.0.0.1:0".to_owned()),
-        ("GRIDCASE_TRADING_GRID_URL", tg.base_url()),
-        ("GRIDCASE_CORE_CASE_URL", cc.base_url()),
-        // The simulators' development credentials: a platform URL needs credentials.
-        (
-            "GRIDCASE_TRADING_GRID_CLIENT_ID",
-            gridcase::sim::DEV_CLIENT_ID.to_owned(),
-        ),
-        (
-            "GRIDCASE_TRADING_GRID_CLIENT_SECRET",
-            gridcase::sim::DEV_CLIENT_SECRET.to_owned(),
-        ),
-        (
-            "GRIDCASE_CORE_CASE_CLIENT_ID",
-            gridcase::sim::DEV_CLIENT_ID.to_owned(),
-        ),
-        (
-            "GRIDCASE_CORE_CASE_CLIENT_SECRET",
-            gridcase::sim::DEV_CLIENT_SECRET.to_owned(),
-        ),
-        ("GRIDCASE_JWT_SECRET", SECRET.to_owned()),
-    ]);
-    let config = gridcase::config::Settings::load(None, &|k| vars.get(k).cloned())
-        .unwrap()
-        .resolve(false)
+    let metrics_listen = [("GRIDCASE_METRICS_LISTEN", "127.0.0.1:0".to_owned())];
+    let app = build_gateway(&tg.base_url(), &cc.base_url(), &metrics_listen)
+        .await
         .unwrap();
-    let app = gridcase::App::build(config).await.unwrap();
     let (public, internal) = (app.addr(), app.metrics_addr().expect("a metrics listener"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(app.run(async {

@@ -152,3 +152,29 @@ async fn internal_tools_are_bound_only_when_the_manifest_says_everyone() {
     assert!(listed.get("errors").is_none(), "{listed:#}");
     std::fs::remove_file(path).unwrap();
 }
+
+#[tokio::test]
+async fn a_manifest_it_cannot_trust_stops_the_gateway_at_start() {
+    let app = spawn_app().await;
+    let path = std::env::temp_dir().join(format!(
+        "gridcase-untrusted-{}-{}.json",
+        std::process::id(),
+        sha256_hex(&format!("{:?}", std::time::SystemTime::now()))
+    ));
+    std::fs::write(&path, r#"{"broken": "query {"}"#).unwrap();
+    let refused = build_gateway(
+        &app.tg.base_url(),
+        &app.cc.base_url(),
+        &[("GRIDCASE_TRUSTED_DOCUMENTS", path.display().to_string())],
+    )
+    .await
+    .err()
+    .expect("refused at start");
+    let message = format!("{refused:#}");
+    assert!(message.contains("GRIDCASE_TRUSTED_DOCUMENTS"), "{message}");
+    assert!(
+        message.contains("operation `broken` is not a GraphQL document"),
+        "{message}"
+    );
+    std::fs::remove_file(path).unwrap();
+}
