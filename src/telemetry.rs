@@ -172,31 +172,14 @@ pub(crate) async fn send(
     sent
 }
 
-/// async-graphql extension: one span per operation, named after it.
-pub(crate) struct OperationSpans;
-
-impl async_graphql::extensions::ExtensionFactory for OperationSpans {
-    fn create(&self) -> std::sync::Arc<dyn async_graphql::extensions::Extension> {
-        std::sync::Arc::new(OperationSpans)
-    }
-}
-
-#[async_trait::async_trait]
-impl async_graphql::extensions::Extension for OperationSpans {
-    async fn execute(
-        &self,
-        ctx: &async_graphql::extensions::ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: async_graphql::extensions::NextExecute<'_>,
-    ) -> async_graphql::Response {
-        let name = operation_name.unwrap_or("anonymous");
-        let span = tracing::info_span!(
-            "graphql.operation",
-            otel.name = %format!("graphql {name}"),
-            graphql.operation.name = name,
-        );
-        next.run(ctx, operation_name).instrument(span).await
-    }
+/// The span of one GraphQL operation, named after it.
+pub(crate) fn operation_span(name: Option<&str>) -> tracing::Span {
+    let name = name.unwrap_or("anonymous");
+    tracing::info_span!(
+        "graphql.operation",
+        otel.name = %format!("graphql {name}"),
+        graphql.operation.name = name,
+    )
 }
 
 #[cfg(test)]

@@ -6,15 +6,9 @@
 //! no upstream call is made for a refused operation.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextValidation,
-};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{
-    ErrorExtensions, Positioned, ServerError, ServerResult, ValidationResult, Variables,
-};
+use async_graphql::{ErrorExtensions, Positioned, Request, ServerError, ServerResult};
 
 use super::errors::code;
 
@@ -239,22 +233,6 @@ pub(crate) fn count(doc: &ExecutableDocument, limits: &OperationLimits) -> Resul
     Ok(())
 }
 
-/// The schema extension applying [`scan`] before parsing and [`count`] after, on
-/// every transport (HTTP, WebSocket, SSE) alike. With introspection off it also
-/// keeps the federation SDL (`_service`), which is the schema itself, to staff.
-pub(crate) struct LimitsGuard {
-    pub limits: OperationLimits,
-    pub introspection: bool,
-}
-
-impl ExtensionFactory for LimitsGuard {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(LimitsExtension(self.limits, self.introspection))
-    }
-}
-
-struct LimitsExtension(OperationLimits, bool);
-
 /// Whether any operation of `doc` selects `name` at its root (through inline
 /// fragments and fragment spreads, one level).
 fn selects_at_root(doc: &ExecutableDocument, name: &str) -> bool {
@@ -278,47 +256,32 @@ fn selects_at_root(doc: &ExecutableDocument, name: &str) -> bool {
         .any(|(_, op)| walk(doc, &op.node.selection_set.node, name, 0))
 }
 
-#[async_trait::async_trait]
-impl Extension for LimitsExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        scan(query, &self.0).map_err(LimitError::into_server_error)?;
-        let doc = next.run(ctx, query, variables).await.map_err(coded)?;
-        count(&doc, &self.0).map_err(LimitError::into_server_error)?;
-        if !self.1 && selects_at_root(&doc, "_service") {
-            let staff = ctx
-                .data_opt::<super::RequestScope>()
-                .is_some_and(|s| crate::auth::policy::can_see_internal(&s.principal));
-            if !staff {
-                return Err(async_graphql::Error::new(
-                    "the schema is not published to this caller",
-                )
+/// Parse `request`'s document after [`scan`], check it with [`count`], and keep
+/// it on the request, so async-graphql does not parse it again. With
+/// introspection off the federation SDL (`_service`), which is the schema
+/// itself, is kept to staff.
+pub(crate) fn parse_checked(
+    request: &mut Request,
+    limits: &OperationLimits,
+    introspection: bool,
+    staff: bool,
+) -> ServerResult<()> {
+    scan(&request.query, limits).map_err(LimitError::into_server_error)?;
+    let doc = request.parsed_query().map_err(coded)?;
+    count(doc, limits).map_err(LimitError::into_server_error)?;
+    if !introspection && !staff && selects_at_root(doc, "_service") {
+        return Err(
+            async_graphql::Error::new("the schema is not published to this caller")
                 .extend_with(|_, e| e.set("code", code::FORBIDDEN))
-                .into_server_error(Default::default()));
-            }
-        }
-        Ok(doc)
+                .into_server_error(Default::default()),
+        );
     }
-
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx)
-            .await
-            .map_err(|errors| errors.into_iter().map(coded).collect())
-    }
+    Ok(())
 }
 
 /// Give async-graphql's own limit refusals (which carry only a message) the code
 /// of the bound they crossed.
-fn coded(mut err: ServerError) -> ServerError {
+pub(crate) fn coded(mut err: ServerError) -> ServerError {
     let has_code = err
         .extensions
         .as_ref()

@@ -3,6 +3,7 @@
 
 mod connection;
 pub mod errors;
+mod execute;
 mod federation;
 mod fetch;
 pub(crate) mod limits;
@@ -22,6 +23,7 @@ use crate::auth::Principal;
 use crate::config::Limits;
 use crate::upstream::{CoreCase, TradingGrid};
 
+pub(crate) use execute::Executor;
 pub(crate) use loaders::Loaders;
 pub use mutation::Mutation;
 pub(crate) use persisted::ViaGet;
@@ -101,29 +103,24 @@ fn federated() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
 /// The executable schema. Every bound in `limits` is checked before any resolver
 /// runs; `introspection` off also turns off "did you mean" suggestions, which
 /// would otherwise leak the schema field by field.
-pub(crate) fn build(services: Services, limits: &Limits, introspection: bool) -> GatewaySchema {
+pub(crate) fn build(services: Services, limits: &Limits, introspection: bool) -> Executor {
     let persisted = persisted::PersistedQueries {
         cache: services.cache.clone(),
         trusted: services.trusted.clone(),
     };
+    // No extension: each would put every field through async-graphql's
+    // extension chain (see `execute`).
     let builder = federated()
-        // Persisted queries first: the other checks see the query they stand for.
-        .extension(persisted)
-        .extension(crate::telemetry::OperationSpans)
         .data(services)
-        .extension(loaders::PlannedBatching)
-        .extension(limits::LimitsGuard {
-            limits: limits.into(),
-            introspection,
-        })
         .limit_complexity(limits.max_complexity)
         .limit_directives(limits.max_directives);
-    if introspection {
+    let schema = if introspection {
         builder.finish()
     } else {
         builder
             .disable_introspection()
             .disable_suggestions()
             .finish()
-    }
+    };
+    Executor::new(schema, persisted, limits.into(), introspection)
 }

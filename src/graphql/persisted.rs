@@ -10,9 +10,6 @@
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
-};
 use async_graphql::{ErrorExtensionValues, Request, ServerError, ServerResult};
 use sha2::{Digest, Sha256};
 
@@ -33,12 +30,6 @@ pub(crate) struct ViaGet;
 pub(crate) struct PersistedQueries {
     pub cache: Arc<EntityCache>,
     pub trusted: Option<Arc<TrustedDocuments>>,
-}
-
-impl ExtensionFactory for PersistedQueries {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(self.clone())
-    }
 }
 
 fn refusal(message: &str, code: &str) -> ServerError {
@@ -100,14 +91,10 @@ fn is_mutation(query: &str) -> bool {
     })
 }
 
-#[async_trait::async_trait]
-impl Extension for PersistedQueries {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
+impl PersistedQueries {
+    /// The request with the query its `persistedQuery` extension stands for (or
+    /// a refusal); with trusted documents, only what the manifest holds.
+    pub(crate) async fn resolve(&self, mut request: Request) -> ServerResult<Request> {
         if let Some(trusted) = &self.trusted {
             // A request without a principal cannot be told apart: bound.
             let bound = request
@@ -116,12 +103,11 @@ impl Extension for PersistedQueries {
                 .and_then(|d| d.downcast_ref::<RequestScope>())
                 .is_none_or(|scope| trusted.binds(&scope.principal));
             if bound {
-                let request = trusted_only(trusted, request)?;
-                return next.run(ctx, request).await;
+                return trusted_only(trusted, request);
             }
         }
         let Some(value) = request.extensions.remove("persistedQuery") else {
-            return next.run(ctx, request).await;
+            return Ok(request);
         };
         let json = value.into_json().unwrap_or_default();
         let hash = json["sha256Hash"]
@@ -143,7 +129,8 @@ impl Extension for PersistedQueries {
                 .await
                 .pop()
                 .flatten();
-            let Some(text) = stored.and_then(|b| String::from_utf8(b).ok()) else {
+            let Some(text) = stored.and_then(|b| String::from_utf8(b).ok())
+            else {
                 return Err(refusal("PersistedQueryNotFound", PERSISTED_QUERY_NOT_FOUND));
             };
             if via_get(&request) && is_mutation(&text) {
@@ -166,6 +153,6 @@ impl Extension for PersistedQueries {
                     .await;
             }
         }
-        next.run(ctx, request).await
+        Ok(request)
     }
 }

@@ -10,7 +10,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::{AppState, Authenticated};
 use crate::graphql::errors::code;
-use crate::graphql::{RequestScope, Services};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
@@ -68,16 +67,6 @@ async fn execute(
     via_get: bool,
 ) -> Response {
     let request = req.into_inner();
-    let services = match state.schema.data::<Services>() {
-        Some(s) => s,
-        None => {
-            return super::error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                code::INTERNAL,
-                "internal error",
-            )
-        }
-    };
     if via_get && is_mutation(&request.query, &state.limits) {
         return super::error_response(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -85,12 +74,11 @@ async fn execute(
             "mutations must be sent with POST",
         );
     }
-    let scope = RequestScope::new(principal, services);
-    let mut request = request.data(scope);
+    let mut request = request;
     if via_get {
         request = request.data(crate::graphql::ViaGet);
     }
-    let mut response = state.schema.execute(request).await;
+    let mut response = state.schema.execute(principal, request).await;
     // Errors without a path are about the request itself (unparsable, invalid);
     // a failing upstream under a non-null root field is not the client's fault.
     let request_error = response.data == Value::Null

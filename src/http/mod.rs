@@ -24,13 +24,13 @@ use axum::{Json, Router};
 
 use crate::auth::{JwtVerifier, Principal};
 use crate::graphql::errors::code;
-use crate::graphql::GatewaySchema;
+use crate::graphql::Executor;
 use crate::upstream::{CoreCase, TradingGrid};
 
 /// What handlers share.
 #[derive(Clone)]
 pub(crate) struct AppState {
-    pub schema: GatewaySchema,
+    pub schema: Executor,
     pub verifier: Arc<JwtVerifier>,
     pub tg: Arc<dyn TradingGrid>,
     pub cc: Arc<dyn CoreCase>,

@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 
 use super::{AppState, Authenticated};
 use crate::graphql::errors::code;
-use crate::graphql::{RequestScope, ResumeAfter, Services};
+use crate::graphql::ResumeAfter;
 
 /// Longest `Last-Event-ID` accepted (cursors are far shorter).
 const MAX_LAST_EVENT_ID: usize = 128;
@@ -45,13 +45,6 @@ pub(crate) async fn stream(
             StatusCode::BAD_REQUEST,
             code::BAD_USER_INPUT,
             "expected a GraphQL request (JSON body, or ?query=… with GET)",
-        );
-    };
-    let Some(services) = state.schema.data::<Services>() else {
-        return super::error_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            code::INTERNAL,
-            "internal error",
         );
     };
     let mut request = req.into_inner();
@@ -77,9 +70,8 @@ pub(crate) async fn stream(
         }
         request = request.data(ResumeAfter(id.to_owned()));
     }
-    request = request.data(RequestScope::new(principal, services));
 
-    let mut results = state.schema.execute_stream(request);
+    let mut results = state.schema.execute_stream(principal, request);
     // Drive the operation until it waits for news before answering: once the
     // response starts, a subscription is listening and misses nothing published
     // afterwards.

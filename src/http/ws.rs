@@ -26,7 +26,6 @@ use tokio_stream::StreamMap;
 use super::server::ConnectionSlot;
 use super::AppState;
 use crate::auth::Principal;
-use crate::graphql::{RequestScope, Services};
 
 /// The two subprotocols spoken, and their message names where they differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -341,14 +340,10 @@ impl Session {
             });
             return self.send(json!({ "type": "error", "id": id, "payload": [error] }));
         }
-        let Some(services) = self.state.schema.data::<Services>() else {
-            return Err(closing(1011, "internal error"));
-        };
-        let request = request.data(RequestScope::new(principal.clone(), services));
         let stream = self
             .state
             .schema
-            .execute_stream(request)
+            .execute_stream(principal.clone(), request)
             .map(Some)
             .chain(futures::stream::once(async { None }))
             .boxed();

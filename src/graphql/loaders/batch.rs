@@ -3,6 +3,7 @@
 //! (when its execution can make no progress without them).
 
 use super::*;
+use futures::{Stream, StreamExt};
 
 /// Fallback only, for loads outside a driven execution (see [`Dispatch`]): how
 /// long a batch stays open after the last key joined it.
@@ -53,6 +54,15 @@ impl std::task::Wake for Dispatch {
     }
 }
 
+/// While held, the dispatch's execution is driven.
+struct Driving(Arc<Dispatch>);
+
+impl Drop for Driving {
+    fn drop(&mut self) {
+        self.0.driving.store(false, Ordering::SeqCst);
+    }
+}
+
 pub(super) trait SendOpen: Send + Sync {
     /// Send the open batch, if any; true when one was sent.
     fn send_open(&self) -> bool;
@@ -98,57 +108,86 @@ impl Dispatch {
         self.driving.load(Ordering::SeqCst) && !self.shared.load(Ordering::SeqCst)
     }
 
-    /// Run `fut` (a GraphQL execution), sending batches whenever it can make no
-    /// progress without them.
-    pub async fn drive<F: Future>(self: &Arc<Self>, fut: F) -> F::Output {
+    /// Mark the dispatch driven; `None` when another execution drives it already
+    /// (then the timer sends batches, as the driver cannot see both).
+    fn start_driving(self: &Arc<Self>) -> Option<Driving> {
         if self
             .driving
             .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
             .is_err()
         {
             self.shared.store(true, Ordering::SeqCst);
+            return None;
+        }
+        Some(Driving(self.clone()))
+    }
+
+    /// Run `fut` (a GraphQL execution), sending batches whenever it can make no
+    /// progress without them.
+    pub async fn drive<F: Future>(self: &Arc<Self>, fut: F) -> F::Output {
+        let Some(_driving) = self.start_driving() else {
             return fut.await;
-        }
-        struct Driving<'a>(&'a Dispatch);
-        impl Drop for Driving<'_> {
-            fn drop(&mut self) {
-                self.0.driving.store(false, Ordering::SeqCst);
-            }
-        }
-        let _driving = Driving(self);
+        };
         // Out of tokio's cooperative budget: an exhausted budget makes tokio's
         // primitives return `Pending` with a wake-up *deferred* past this poll,
         // which would look like a stuck execution. (async-graphql's own yields
         // wake at once, so they are seen.)
         let mut fut = std::pin::pin!(tokio::task::unconstrained(fut));
         let waker = std::task::Waker::from(self.clone());
-        std::future::poll_fn(|cx| {
-            self.driver.register(cx.waker());
-            self.woken.store(false, Ordering::SeqCst);
-            let mut inner = std::task::Context::from_waker(&waker);
-            if let Poll::Ready(out) = fut.as_mut().poll(&mut inner) {
-                return Poll::Ready(out);
+        std::future::poll_fn(|cx| self.poll_driven(cx, &waker, |inner| fut.as_mut().poll(inner)))
+            .await
+    }
+
+    /// [`Dispatch::drive`] for a stream of executions (a subscription: one per
+    /// event), each driven like a single one.
+    pub fn drive_stream<S>(self: Arc<Self>, mut stream: S) -> impl Stream<Item = S::Item>
+    where
+        S: Stream + Unpin,
+    {
+        let driving = self.start_driving();
+        let waker = std::task::Waker::from(self.clone());
+        futures::stream::poll_fn(move |cx| {
+            if driving.is_none() {
+                return stream.poll_next_unpin(cx);
             }
-            // In-flight first: a call finishing sets `woken` before it stops
-            // counting, so seeing none in flight and no wake-up means every
-            // answer so far has been handled.
-            if self.in_flight.load(Ordering::SeqCst) > 0 || self.woken.load(Ordering::SeqCst) {
-                return Poll::Pending;
-            }
-            let senders: Vec<Arc<dyn SendOpen>> = self
-                .senders
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .filter_map(std::sync::Weak::upgrade)
-                .collect();
-            for s in senders {
-                s.send_open();
-            }
-            // Sent batches wake the execution when they answer.
-            Poll::Pending
+            self.poll_driven(cx, &waker, |inner| {
+                std::pin::pin!(tokio::task::unconstrained(stream.next())).poll(inner)
+            })
         })
-        .await
+    }
+
+    /// Poll the driven execution once with `waker`; when it is stuck with no
+    /// upstream call in flight, send every open batch.
+    fn poll_driven<T>(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        waker: &std::task::Waker,
+        poll: impl FnOnce(&mut std::task::Context<'_>) -> Poll<T>,
+    ) -> Poll<T> {
+        self.driver.register(cx.waker());
+        self.woken.store(false, Ordering::SeqCst);
+        let mut inner = std::task::Context::from_waker(waker);
+        if let Poll::Ready(out) = poll(&mut inner) {
+            return Poll::Ready(out);
+        }
+        // In-flight first: a call finishing sets `woken` before it stops
+        // counting, so seeing none in flight and no wake-up means every
+        // answer so far has been handled.
+        if self.in_flight.load(Ordering::SeqCst) > 0 || self.woken.load(Ordering::SeqCst) {
+            return Poll::Pending;
+        }
+        let senders: Vec<Arc<dyn SendOpen>> = self
+            .senders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter_map(std::sync::Weak::upgrade)
+            .collect();
+        for s in senders {
+            s.send_open();
+        }
+        // Sent batches wake the execution when they answer.
+        Poll::Pending
     }
 
     /// Count a non-batched upstream call (a list page) as in flight, so no batch

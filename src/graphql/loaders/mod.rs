@@ -330,34 +330,6 @@ loaders!(CcLoader(dyn CoreCase, Platform::CoreCase, core_case::MAX_IDS) {
     };
 });
 
-/// Drives every execution (query, mutation, subscription event) with its
-/// request's [`Dispatch`], so batches go out per wave instead of per time window.
-pub(crate) struct PlannedBatching;
-
-impl async_graphql::extensions::ExtensionFactory for PlannedBatching {
-    fn create(&self) -> Arc<dyn async_graphql::extensions::Extension> {
-        Arc::new(PlannedBatching)
-    }
-}
-
-#[async_trait::async_trait]
-impl async_graphql::extensions::Extension for PlannedBatching {
-    async fn execute(
-        &self,
-        ctx: &async_graphql::extensions::ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: async_graphql::extensions::NextExecute<'_>,
-    ) -> async_graphql::Response {
-        match ctx.data_opt::<super::RequestScope>() {
-            Some(scope) => {
-                let dispatch = scope.loaders.dispatch.clone();
-                dispatch.drive(next.run(ctx, operation_name)).await
-            }
-            None => next.run(ctx, operation_name).await,
-        }
-    }
-}
-
 /// The loaders of one request. Built fresh per request so nothing one caller
 /// loaded is ever served to another.
 pub(crate) struct Loaders {
