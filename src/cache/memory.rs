@@ -2,16 +2,17 @@
 //! own time to live. Per replica; other replicas' evictions reach it over
 //! Redis pub/sub when Redis is configured (see `fanout`).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{Cache, CacheError, Entry};
+use super::{Cache, CacheError, Entry, Hit};
 
+/// An entry: its bytes, decoded at most once (on the first hit) for all later
+/// hits, which then clone the decoded value instead of parsing JSON again.
 #[derive(Clone)]
 struct Value {
-    bytes: Arc<Vec<u8>>,
+    hit: Hit,
     ttl: Duration,
 }
 
@@ -50,10 +51,10 @@ impl MemoryCache {
 
 #[async_trait]
 impl Cache for MemoryCache {
-    async fn get(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, CacheError> {
+    async fn get(&self, keys: &[String]) -> Result<Vec<Option<Hit>>, CacheError> {
         Ok(keys
             .iter()
-            .map(|k| self.entries.get(k).map(|v| v.bytes.as_ref().clone()))
+            .map(|k| self.entries.get(k).map(|v| v.hit))
             .collect())
     }
 
@@ -62,7 +63,7 @@ impl Cache for MemoryCache {
             self.entries.insert(
                 e.key,
                 Value {
-                    bytes: Arc::new(e.value),
+                    hit: Hit::local(e.value),
                     ttl: e.ttl,
                 },
             );

@@ -20,7 +20,7 @@ pub(crate) mod redis;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -93,10 +93,56 @@ pub struct Entry {
     pub groups: Vec<String>,
 }
 
+/// A value found in a backend: its bytes and, for a backend in this process, the
+/// slot its decoded form is kept in, so later hits skip decoding.
+#[derive(Clone)]
+pub struct Hit {
+    pub bytes: Arc<Vec<u8>>,
+    decoded: Option<Arc<OnceLock<Decoded>>>,
+}
+
+type Decoded = Arc<dyn std::any::Any + Send + Sync>;
+
+impl Hit {
+    /// Bytes from a backend elsewhere (decoded on every hit).
+    pub fn remote(bytes: Vec<u8>) -> Self {
+        Self {
+            bytes: Arc::new(bytes),
+            decoded: None,
+        }
+    }
+
+    /// Bytes held in this process, with a slot for what they decode to.
+    pub fn local(bytes: Vec<u8>) -> Self {
+        Self {
+            bytes: Arc::new(bytes),
+            decoded: Some(Arc::default()),
+        }
+    }
+
+    /// The value the bytes hold as `T`: decoded once per entry where the backend
+    /// keeps a slot, cloned from there on. `None` when they are not a `T`.
+    fn decode<T>(&self) -> Option<T>
+    where
+        T: DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let Some(slot) = &self.decoded else {
+            return serde_json::from_slice(&self.bytes).ok();
+        };
+        let any = slot.get_or_init(|| Arc::new(serde_json::from_slice::<T>(&self.bytes).ok()));
+        match any.downcast_ref::<Option<T>>() {
+            Some(v) => v.clone(),
+            // Another type decoded this entry first (a key read as two types):
+            // decode this once more rather than share.
+            None => serde_json::from_slice(&self.bytes).ok(),
+        }
+    }
+}
+
 /// A cache backend. Every method is one round trip to the backend.
 #[async_trait]
 pub trait Cache: Send + Sync {
-    async fn get(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, CacheError>;
+    async fn get(&self, keys: &[String]) -> Result<Vec<Option<Hit>>, CacheError>;
     async fn put(&self, entries: Vec<Entry>) -> Result<(), CacheError>;
     /// Remove these keys and every entry of these groups.
     async fn evict(&self, keys: &[String], groups: &[String]) -> Result<(), CacheError>;
@@ -289,7 +335,7 @@ impl EntityCache {
         );
     }
 
-    pub(crate) async fn get(&self, keys: &[String]) -> Vec<Option<Vec<u8>>> {
+    pub(crate) async fn get(&self, keys: &[String]) -> Vec<Option<Hit>> {
         let Some(b) = &self.backend else {
             return vec![None; keys.len()];
         };
@@ -390,7 +436,7 @@ impl EntityCache {
         fetch: F,
     ) -> Result<HashMap<String, V>, Arc<UpstreamError>>
     where
-        V: Serialize + DeserializeOwned + Send + 'static,
+        V: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
         F: FnOnce(Vec<String>) -> Fut,
         Fut: std::future::Future<Output = Result<HashMap<String, V>, Arc<UpstreamError>>>
             + Send
@@ -400,12 +446,12 @@ impl EntityCache {
         let mut out = HashMap::with_capacity(ids.len());
         let mut missing: Vec<usize> = Vec::new();
         for (i, hit) in self.get(&keys).await.into_iter().enumerate() {
-            match hit.map(|b| serde_json::from_slice::<Option<V>>(&b)) {
-                Some(Ok(Some(v))) => {
+            match hit.and_then(|h| h.decode::<Option<V>>()) {
+                Some(Some(v)) => {
                     out.insert(ids[i].clone(), v);
                 }
-                Some(Ok(None)) => {} // known not to exist
-                _ => missing.push(i),
+                Some(None) => {} // known not to exist
+                None => missing.push(i),
             }
         }
         self.count(kind, ids.len() - missing.len(), missing.len());
@@ -529,7 +575,7 @@ impl EntityCache {
         fetch: Fut,
     ) -> Result<crate::domain::Page<T>, UpstreamError>
     where
-        T: Serialize + DeserializeOwned,
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
         Fut: std::future::Future<Output = Result<crate::domain::Page<T>, UpstreamError>>,
     {
         if !self.is_on() {
@@ -539,8 +585,8 @@ impl EntityCache {
         let digest = hex::encode(&sha2::Sha256::digest(query.as_bytes())[..12]);
         let group = self.key(platform, kind, &format!("{scope}:"));
         let key = format!("{group}{digest}");
-        if let Some(Some(b)) = self.get(std::slice::from_ref(&key)).await.pop() {
-            if let Ok(page) = serde_json::from_slice(&b) {
+        if let Some(Some(hit)) = self.get(std::slice::from_ref(&key)).await.pop() {
+            if let Some(page) = hit.decode() {
                 self.count(kind, 1, 0);
                 return Ok(page);
             }
@@ -570,7 +616,7 @@ mod tests {
 
     #[async_trait]
     impl Cache for Stuck {
-        async fn get(&self, _: &[String]) -> Result<Vec<Option<Vec<u8>>>, CacheError> {
+        async fn get(&self, _: &[String]) -> Result<Vec<Option<Hit>>, CacheError> {
             std::future::pending().await
         }
         async fn put(&self, _: Vec<Entry>) -> Result<(), CacheError> {
@@ -663,6 +709,40 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_memory_entry_is_decoded_once_and_a_replaced_one_afresh() {
+        let backend = memory::MemoryCache::new(100);
+        let put = |v: &str| Entry {
+            key: "t:v1:cc:case:1".into(),
+            value: serde_json::to_vec(&Some(v)).unwrap(),
+            ttl: Duration::from_secs(60),
+            groups: Vec::new(),
+        };
+        let key = ["t:v1:cc:case:1".to_string()];
+        backend.put(vec![put("open")]).await.unwrap();
+        let first = backend.get(&key).await.unwrap().pop().flatten().unwrap();
+        assert_eq!(first.decode::<Option<String>>(), Some(Some("open".into())));
+        let second = backend.get(&key).await.unwrap().pop().flatten().unwrap();
+        let slot = second.decoded.as_ref().unwrap();
+        assert!(
+            slot.get().is_some(),
+            "the second hit finds the decoded value"
+        );
+        assert_eq!(second.decode::<Option<String>>(), Some(Some("open".into())));
+        // Read as another type, the bytes are decoded as that type.
+        assert_eq!(second.decode::<Option<u32>>(), None);
+
+        backend.put(vec![put("resolved")]).await.unwrap();
+        let replaced = backend.get(&key).await.unwrap().pop().flatten().unwrap();
+        assert_eq!(
+            replaced.decode::<Option<String>>(),
+            Some(Some("resolved".into()))
+        );
+        // Values from elsewhere (Redis) have no slot and decode every time.
+        let remote = Hit::remote(b"null".to_vec());
+        assert_eq!(remote.decode::<Option<String>>(), Some(None));
     }
 
     #[test]

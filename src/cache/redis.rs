@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use redis::Script;
 
-use super::{Cache, CacheError, Entry};
+use super::{Cache, CacheError, Entry, Hit};
 
 /// KEYS: keys to delete, then group sets; ARGV[1]: how many of KEYS are keys.
 const EVICT: &str = r#"
@@ -51,16 +51,17 @@ impl RedisCache {
 
 #[async_trait]
 impl Cache for RedisCache {
-    async fn get(&self, keys: &[String]) -> Result<Vec<Option<Vec<u8>>>, CacheError> {
+    async fn get(&self, keys: &[String]) -> Result<Vec<Option<Hit>>, CacheError> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
         let mut conn = self.conn.clone();
-        redis::cmd("MGET")
+        let found: Vec<Option<Vec<u8>>> = redis::cmd("MGET")
             .arg(keys)
             .query_async(&mut conn)
             .await
-            .map_err(err)
+            .map_err(err)?;
+        Ok(found.into_iter().map(|v| v.map(Hit::remote)).collect())
     }
 
     async fn put(&self, entries: Vec<Entry>) -> Result<(), CacheError> {
@@ -143,7 +144,10 @@ mod tests {
         ]
         .map(t);
         let got = c.get(&keys).await.unwrap();
-        assert_eq!(got[1].as_deref(), Some(keys[1].as_bytes()));
+        assert_eq!(
+            got[1].as_ref().map(|h| h.bytes.as_slice()),
+            Some(keys[1].as_bytes())
+        );
         c.evict(&keys[..1], &[t("t:v1:case-list:TP-1:")])
             .await
             .unwrap();

@@ -129,7 +129,7 @@ impl PersistedQueries {
                 .await
                 .pop()
                 .flatten();
-            let Some(text) = stored.and_then(|b| String::from_utf8(b).ok())
+            let Some(text) = stored.and_then(|hit| String::from_utf8(hit.bytes.to_vec()).ok())
             else {
                 return Err(refusal("PersistedQueryNotFound", PERSISTED_QUERY_NOT_FOUND));
             };

@@ -128,7 +128,7 @@ fn cached<K, V, Fut>(
 ) -> FetchFn<K, V>
 where
     K: CacheId + std::hash::Hash + Eq + Clone + Send + Sync + 'static,
-    V: serde::Serialize + serde::de::DeserializeOwned + Send + 'static,
+    V: serde::Serialize + serde::de::DeserializeOwned + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<HashMap<K, V>, LoadError>> + Send + 'static,
 {
     let cache = cache.clone();
