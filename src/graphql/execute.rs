@@ -32,6 +32,7 @@ struct Prepared {
     request: Request,
     dispatch: Arc<super::loaders::Dispatch>,
     span: tracing::Span,
+    subscription: bool,
 }
 
 impl Executor {
@@ -70,25 +71,30 @@ impl Executor {
         request: Request,
     ) -> BoxStream<'static, Response> {
         let this = self.clone();
-        futures::stream::once(
-            async move { this.prepare(principal, request).await.map(|p| (this, p)) },
-        )
-        .flat_map(|prepared| match prepared {
-            Err(e) => futures::stream::once(async { Response::from_errors(vec![e]) }).boxed(),
-            Ok((this, p)) => {
-                let span = p.span;
-                let events = p
-                    .dispatch
-                    .drive_stream(this.schema.execute_stream(p.request))
-                    .map(coded);
-                Instrumented {
-                    inner: events.boxed(),
-                    span,
+        // Boxed: `Once` keeps room for its future inline for as long as the
+        // stream lives, and a subscription lives long (one per socket).
+        let prepared =
+            Box::pin(async move { this.prepare(principal, request).await.map(|p| (this, p)) });
+        futures::stream::once(prepared)
+            .flat_map(|prepared| match prepared {
+                Err(e) => futures::stream::once(async { Response::from_errors(vec![e]) }).boxed(),
+                Ok((this, p)) => {
+                    // A subscription's span covers accepting it: one left open
+                    // per subscriber for as long as it listens would be an
+                    // hours-long trace and ~2 KB per socket.
+                    let span = (!p.subscription).then_some(p.span);
+                    let events = p
+                        .dispatch
+                        .drive_stream(this.schema.execute_stream(p.request))
+                        .map(coded);
+                    Instrumented {
+                        inner: events.boxed(),
+                        span,
+                    }
+                    .boxed()
                 }
-                .boxed()
-            }
-        })
-        .boxed()
+            })
+            .boxed()
     }
 
     /// Resolve a persisted query, check the document against the limits, and
@@ -109,10 +115,12 @@ impl Executor {
         let mut request = request;
         limits::parse_checked(&mut request, &self.limits, self.introspection, staff)?;
         let span = crate::telemetry::operation_span(operation_name(&mut request).as_deref());
+        let subscription = subscribes(&mut request);
         Ok(Prepared {
             request,
             dispatch,
             span,
+            subscription,
         })
     }
 }
@@ -131,6 +139,22 @@ fn operation_name(request: &mut Request) -> Option<String> {
     }
 }
 
+/// Whether the operation `request` runs is a subscription.
+fn subscribes(request: &mut Request) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let name = request.operation_name.clone();
+    let Ok(doc) = request.parsed_query() else {
+        return false;
+    };
+    let op = match (&doc.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str()),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        _ => None,
+    };
+    op.is_some_and(|op| op.node.ty == OperationType::Subscription)
+}
+
 /// Give async-graphql's own refusals of a request (over the complexity bound,
 /// nested too deep, too many directives) the code of the bound they crossed.
 fn coded(mut response: Response) -> Response {
@@ -142,10 +166,11 @@ fn coded(mut response: Response) -> Response {
     response
 }
 
-/// A stream polled inside its span.
+/// A stream polled inside its span (if any) until its first item: a query or
+/// mutation sent as a stream yields once, when it is done.
 struct Instrumented<S> {
     inner: S,
-    span: tracing::Span,
+    span: Option<tracing::Span>,
 }
 
 impl<S: futures::Stream + Unpin> futures::Stream for Instrumented<S> {
@@ -156,7 +181,13 @@ impl<S: futures::Stream + Unpin> futures::Stream for Instrumented<S> {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<S::Item>> {
         let this = &mut *self;
-        let _entered = this.span.enter();
-        this.inner.poll_next_unpin(cx)
+        let Some(span) = &this.span else {
+            return this.inner.poll_next_unpin(cx);
+        };
+        let polled = span.in_scope(|| this.inner.poll_next_unpin(cx));
+        if polled.is_ready() {
+            this.span = None;
+        }
+        polled
     }
 }
