@@ -34,6 +34,9 @@ pub(crate) struct Dispatch {
     shared: AtomicBool,
     /// Upstream calls of this request under way.
     in_flight: AtomicUsize,
+    /// Batches of this request open (keys collected, not sent yet): with none,
+    /// a stuck execution has nothing to send, and the batchers are not visited.
+    open: AtomicUsize,
     /// Set by any wake-up of the driven execution.
     woken: AtomicBool,
     /// The task driving the execution.
@@ -91,6 +94,7 @@ impl Dispatch {
             driving: AtomicBool::new(false),
             shared: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
+            open: AtomicUsize::new(0),
             woken: AtomicBool::new(false),
             driver: AtomicWaker::new(),
             senders: Mutex::new(Vec::new()),
@@ -173,7 +177,10 @@ impl Dispatch {
         // In-flight first: a call finishing sets `woken` before it stops
         // counting, so seeing none in flight and no wake-up means every
         // answer so far has been handled.
-        if self.in_flight.load(Ordering::SeqCst) > 0 || self.woken.load(Ordering::SeqCst) {
+        if self.in_flight.load(Ordering::SeqCst) > 0
+            || self.woken.load(Ordering::SeqCst)
+            || self.open.load(Ordering::SeqCst) == 0
+        {
             return Poll::Pending;
         }
         let senders: Vec<Arc<dyn SendOpen>> = self
@@ -253,6 +260,7 @@ where
         let Some(open) = st.open.take() else {
             return false;
         };
+        self.dispatch.open.fetch_sub(1, Ordering::SeqCst);
         let in_flight = InFlight::start(&self.dispatch);
         let call = (self.fetch)(open.keys);
         // The call runs in a task of its own but belongs to the request's trace.
@@ -376,6 +384,7 @@ where
         .shared();
         st.next_id += 1;
         let id = st.next_id;
+        inner.dispatch.open.fetch_add(1, Ordering::SeqCst);
         st.open = Some(OpenBatch {
             id,
             keys: vec![key],
