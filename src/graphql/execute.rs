@@ -79,17 +79,14 @@ impl Executor {
             .flat_map(|prepared| match prepared {
                 Err(e) => futures::stream::once(async { Response::from_errors(vec![e]) }).boxed(),
                 Ok((this, p)) => {
-                    // A subscription's span covers accepting it: one left open
-                    // per subscriber for as long as it listens would be an
-                    // hours-long trace and ~2 KB per socket.
-                    let span = (!p.subscription).then_some(p.span);
                     let events = p
                         .dispatch
                         .drive_stream(this.schema.execute_stream(p.request))
                         .map(coded);
                     Instrumented {
                         inner: events.boxed(),
-                        span,
+                        span: Some(p.span),
+                        first_poll_only: p.subscription,
                     }
                     .boxed()
                 }
@@ -166,11 +163,15 @@ fn coded(mut response: Response) -> Response {
     response
 }
 
-/// A stream polled inside its span (if any) until its first item: a query or
-/// mutation sent as a stream yields once, when it is done.
+/// A stream polled inside its span until its first item (a query or mutation
+/// sent as a stream yields once, when it is done) or, for a subscription, for
+/// its first poll only: the checks and the resolver until it waits for news. A
+/// span left open per subscriber for as long as it listens would be an
+/// hours-long trace and about 2 KB per socket.
 struct Instrumented<S> {
     inner: S,
     span: Option<tracing::Span>,
+    first_poll_only: bool,
 }
 
 impl<S: futures::Stream + Unpin> futures::Stream for Instrumented<S> {
@@ -185,7 +186,7 @@ impl<S: futures::Stream + Unpin> futures::Stream for Instrumented<S> {
             return this.inner.poll_next_unpin(cx);
         };
         let polled = span.in_scope(|| this.inner.poll_next_unpin(cx));
-        if polled.is_ready() {
+        if polled.is_ready() || this.first_poll_only {
             this.span = None;
         }
         polled
