@@ -105,7 +105,7 @@ impl Executor {
         let services = self
             .schema
             .data::<Services>()
-            .ok_or_else(|| ServerError::new("internal error", None))?;
+            .ok_or_else(|| super::errors::internal().into_server_error(Default::default()))?;
         let scope = RequestScope::new(principal, services);
         let dispatch = scope.loaders.dispatch.clone();
         let request = self.persisted.resolve(request.data(scope)).await?;
