@@ -108,11 +108,10 @@ impl Executor {
             .ok_or_else(|| super::errors::internal().into_server_error(Default::default()))?;
         let scope = RequestScope::new(principal, services);
         let dispatch = scope.loaders.dispatch.clone();
-        let request = self.persisted.resolve(request.data(scope)).await?;
-        let mut request = request;
+        let mut request = self.persisted.resolve(request.data(scope)).await?;
         limits::parse_checked(&mut request, &self.limits, self.introspection, staff)?;
-        let span = crate::telemetry::operation_span(operation_name(&mut request).as_deref());
-        let subscription = subscribes(&mut request);
+        let (name, subscription) = selected(&mut request);
+        let span = crate::telemetry::operation_span(name.as_deref());
         Ok(Prepared {
             request,
             dispatch,
@@ -122,34 +121,28 @@ impl Executor {
     }
 }
 
-/// The name of the operation `request` runs: the one asked for, or the name of
-/// the document's only operation.
-fn operation_name(request: &mut Request) -> Option<String> {
-    if let Some(name) = &request.operation_name {
-        return Some(name.clone());
-    }
-    match &request.parsed_query().ok()?.operations {
-        async_graphql::parser::types::DocumentOperations::Multiple(ops) if ops.len() == 1 => {
-            ops.keys().next().map(|n| n.to_string())
-        }
-        _ => None,
-    }
-}
-
-/// Whether the operation `request` runs is a subscription.
-fn subscribes(request: &mut Request) -> bool {
+/// The operation `request` runs (the one asked for, or the document's only
+/// one): its name, and whether it is a subscription.
+fn selected(request: &mut Request) -> (Option<String>, bool) {
     use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let name = request.operation_name.clone();
+    let asked = request.operation_name.clone();
     let Ok(doc) = request.parsed_query() else {
-        return false;
+        return (asked, false);
     };
-    let op = match (&doc.operations, name) {
-        (DocumentOperations::Single(op), _) => Some(op),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str()),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
-        _ => None,
+    let (name, op) = match (&doc.operations, asked) {
+        (DocumentOperations::Single(op), asked) => (asked, Some(op)),
+        (DocumentOperations::Multiple(ops), Some(name)) => {
+            let op = ops.get(name.as_str());
+            (Some(name), op)
+        }
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => match ops.iter().next() {
+            Some((name, op)) => (Some(name.to_string()), Some(op)),
+            None => (None, None),
+        },
+        _ => (None, None),
     };
-    op.is_some_and(|op| op.node.ty == OperationType::Subscription)
+    let subscription = op.is_some_and(|op| op.node.ty == OperationType::Subscription);
+    (name, subscription)
 }
 
 /// Give async-graphql's own refusals of a request (over the complexity bound,
