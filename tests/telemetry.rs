@@ -91,6 +91,31 @@ async fn a_dashboard_query_is_one_trace_continued_from_the_caller_into_both_plat
         .iter()
         .flat_map(|s| s.attributes.iter())
         .any(|kv| kv.value.as_str().contains("not-in-any-span")));
+
+    // A subscription's span ends once it is accepted, not when it stops
+    // listening: the stream's response starts only when it waits for news.
+    let stream = app
+        .http
+        .post(format!("{}/graphql/stream", app.url))
+        .bearer_auth(agent())
+        .header("accept", "text/event-stream")
+        .json(&json!({ "query": "subscription Milestones { caseMilestones { caseId } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    provider.force_flush().unwrap();
+    let names: Vec<String> = exporter
+        .get_finished_spans()
+        .unwrap()
+        .iter()
+        .map(|s| s.name.to_string())
+        .collect();
+    assert!(
+        names.iter().any(|n| n == "graphql Milestones"),
+        "the listening subscription's span has ended: {names:?}"
+    );
+    drop(stream);
 }
 
 #[test]
