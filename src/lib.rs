@@ -198,6 +198,7 @@ impl App {
             },
             &config.limits,
             config.http.introspection,
+            metrics.clone(),
         );
         let sandbox = http::portal::sandbox(&config)?;
         let state = http::AppState {

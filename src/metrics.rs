@@ -107,7 +107,7 @@ const HELP: &[(&str, &str)] = &[
 ];
 
 /// What each gauge means; these go up and down.
-const GAUGES: [(&str, &str); 4] = [
+const GAUGES: [(&str, &str); 5] = [
     (
         "gridcase_webhooks_in_flight",
         "Webhook deliveries being handled now, their workflow included (it goes on when the sender stops waiting).",
@@ -122,7 +122,11 @@ const GAUGES: [(&str, &str); 4] = [
     ),
     (
         "gridcase_subscriptions_active",
-        "Milestone subscriptions registered with the bus and not yet ended.",
+        "Milestone subscriptions registered with the bus and not yet ended; sockets asking the same subscription share one.",
+    ),
+    (
+        "gridcase_subscription_listeners",
+        "WebSocket subscriptions listening to a shared execution (several per execution when they ask the same).",
     ),
 ];
 

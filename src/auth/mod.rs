@@ -25,7 +25,15 @@ use crate::domain::PartnerId;
 
 /// The three roles the gateway knows.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    async_graphql::Enum,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
 #[graphql(rename_items = "SCREAMING_SNAKE_CASE")]

@@ -15,6 +15,7 @@ use tracing::Instrument;
 
 use super::limits::{self, OperationLimits};
 use super::persisted::PersistedQueries;
+use super::shared::{Hub, Key, Outcome};
 use super::{GatewaySchema, RequestScope, Services};
 use crate::auth::{policy, Principal};
 
@@ -25,6 +26,8 @@ pub(crate) struct Executor {
     persisted: PersistedQueries,
     limits: OperationLimits,
     introspection: bool,
+    /// Subscriptions many sockets share.
+    shared: Arc<Hub>,
 }
 
 /// A request ready to run, and what its execution is driven by.
@@ -41,12 +44,14 @@ impl Executor {
         persisted: PersistedQueries,
         limits: OperationLimits,
         introspection: bool,
+        shared: Hub,
     ) -> Self {
         Self {
             schema,
             persisted,
             limits,
             introspection,
+            shared: Arc::new(shared),
         }
     }
 
@@ -78,20 +83,60 @@ impl Executor {
         futures::stream::once(prepared)
             .flat_map(|prepared| match prepared {
                 Err(e) => futures::stream::once(async { Response::from_errors(vec![e]) }).boxed(),
-                Ok((this, p)) => {
-                    let events = p
-                        .dispatch
-                        .drive_stream(this.schema.execute_stream(p.request))
-                        .map(coded);
-                    Instrumented {
-                        inner: events.boxed(),
-                        span: Some(p.span),
-                        first_poll_only: p.subscription,
-                    }
-                    .boxed()
-                }
+                Ok((this, p)) => this.run_stream(p),
             })
             .boxed()
+    }
+
+    /// Run a subscription for `principal` as [`execute_stream`](Self::execute_stream)
+    /// does, each result serialised; a subscription other sockets of the same
+    /// audience already hold is joined instead of run again (see [`super::shared`]).
+    pub fn execute_shared(
+        &self,
+        principal: Principal,
+        request: Request,
+    ) -> BoxStream<'static, Arc<Outcome>> {
+        let this = self.clone();
+        let joined = Box::pin(async move {
+            let key_of = principal.clone();
+            let mut p = match this.prepare(principal, request).await {
+                Ok(p) => p,
+                Err(e) => {
+                    let outcome = Arc::new(Outcome::new(&Response::from_errors(vec![e])));
+                    return futures::stream::once(async { outcome }).boxed();
+                }
+            };
+            let key = p
+                .subscription
+                .then(|| Key::of(&key_of, &mut p.request))
+                .flatten();
+            match key {
+                Some(key) => {
+                    let shared = this.shared.clone();
+                    // A socket joining a running source: its span ends here, with
+                    // the checks it passed.
+                    shared.join(key, move || this.run_stream(p))
+                }
+                None => this
+                    .run_stream(p)
+                    .map(|r| Arc::new(Outcome::new(&r)))
+                    .boxed(),
+            }
+        });
+        futures::stream::once(joined).flatten().boxed()
+    }
+
+    fn run_stream(&self, p: Prepared) -> BoxStream<'static, Response> {
+        let events = p
+            .dispatch
+            .drive_stream(self.schema.execute_stream(p.request))
+            .map(coded);
+        Instrumented {
+            inner: events.boxed(),
+            span: Some(p.span),
+            first_poll_only: p.subscription,
+        }
+        .boxed()
     }
 
     /// Resolve a persisted query, check the document against the limits, and

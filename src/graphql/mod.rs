@@ -11,6 +11,7 @@ mod loaders;
 mod mutation;
 mod persisted;
 mod query;
+pub(crate) mod shared;
 mod subscription;
 mod trusted;
 mod types;
@@ -103,7 +104,12 @@ fn federated() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
 /// The executable schema. Every bound in `limits` is checked before any resolver
 /// runs; `introspection` off also turns off "did you mean" suggestions, which
 /// would otherwise leak the schema field by field.
-pub(crate) fn build(services: Services, limits: &Limits, introspection: bool) -> Executor {
+pub(crate) fn build(
+    services: Services,
+    limits: &Limits,
+    introspection: bool,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> Executor {
     let persisted = persisted::PersistedQueries {
         cache: services.cache.clone(),
         trusted: services.trusted.clone(),
@@ -122,5 +128,6 @@ pub(crate) fn build(services: Services, limits: &Limits, introspection: bool) ->
             .disable_suggestions()
             .finish()
     };
-    Executor::new(schema, persisted, limits.into(), introspection)
+    let shared = shared::Hub::new(metrics);
+    Executor::new(schema, persisted, limits.into(), introspection, shared)
 }

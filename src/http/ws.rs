@@ -9,23 +9,25 @@
 //! bounded queue to a writer task. A client that does not read fast enough fills
 //! its queue and is closed with `1013 Try again later`; it may reconnect and
 //! resume with the last `cursor` it received. Its backlog never grows the
-//! gateway's memory.
+//! gateway's memory. Sockets asking the same subscription share one execution
+//! (`graphql::shared`): an event is serialised once, however many receive it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::{Response, ServerError, Value};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::Extension;
 use futures::stream::BoxStream;
 use futures::{Sink, SinkExt, StreamExt};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use tokio_stream::StreamMap;
 
 use super::server::ConnectionSlot;
 use super::AppState;
 use crate::auth::Principal;
+use crate::graphql::shared::Outcome;
 
 /// The two subprotocols spoken, and their message names where they differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +123,7 @@ struct Session {
     /// Tells the writer to drop what is queued and close with this frame.
     close: Option<tokio::sync::oneshot::Sender<CloseFrame>>,
     writer: tokio::task::JoinHandle<()>,
-    stream: futures::stream::SplitStream<WebSocket>,
+    stream: WhenWoken<futures::stream::SplitStream<WebSocket>>,
 }
 
 impl Session {
@@ -135,7 +137,7 @@ impl Session {
             out,
             close: Some(close),
             writer: tokio::spawn(write(sink, queue, close_rx)),
-            stream,
+            stream: WhenWoken::new(stream),
         }
     }
 
@@ -248,7 +250,8 @@ impl Session {
         principal: Principal,
         expires: Option<tokio::time::Instant>,
     ) -> Result<(), Closing> {
-        let mut subs: StreamMap<String, BoxStream<'static, Option<Response>>> = StreamMap::new();
+        let mut subs: StreamMap<String, BoxStream<'static, Option<Arc<Outcome>>>> =
+            StreamMap::new();
         let expiry = async move {
             match expires {
                 Some(at) => tokio::time::sleep_until(at).await,
@@ -256,24 +259,24 @@ impl Session {
             }
         };
         tokio::pin!(expiry);
-        let going_away = self.state.going_away.clone();
+        // Made once: a fresh one per event would register with the token again.
+        let going_away = self.state.going_away.clone().cancelled_owned();
+        tokio::pin!(going_away);
         loop {
+            // In this order: an event ready to send does not wait on, nor pay
+            // for, an attempt to read the socket (ten thousand sockets per event).
             tokio::select! {
-                () = going_away.cancelled() => return Err(closing(close::GOING_AWAY, "Going away")),
+                biased;
+                () = &mut going_away => return Err(closing(close::GOING_AWAY, "Going away")),
                 () = &mut expiry => return Err(closing(close::FORBIDDEN, "Forbidden: the token has expired")),
                 Some((id, item)) = subs.next(), if !subs.is_empty() => match item {
-                    Some(response) => {
-                        if is_request_error(&response) {
+                    Some(outcome) => match &outcome.request_errors {
+                        Some(errors) => {
                             subs.remove(&id);
-                            self.send(json!({ "type": "error", "id": id, "payload": response.errors }))?;
-                        } else {
-                            // Straight to text: no JSON tree built per event and socket.
-                            let next = Outgoing { kind: self.protocol.next(), id: &id, payload: &response };
-                            let text = serde_json::to_string(&next)
-                                .map_err(|_| closing(1011, "internal error"))?;
-                            self.send_text(text)?;
+                            self.send_text(message("error", &id, errors))?;
                         }
-                    }
+                        None => self.send_text(message(self.protocol.next(), &id, &outcome.json))?,
+                    },
                     None => self.send(json!({ "type": "complete", "id": id }))?,
                 },
                 msg = self.stream.next() => {
@@ -308,7 +311,7 @@ impl Session {
 
     async fn subscribe(
         &mut self,
-        subs: &mut StreamMap<String, BoxStream<'static, Option<Response>>>,
+        subs: &mut StreamMap<String, BoxStream<'static, Option<Arc<Outcome>>>>,
         principal: &Principal,
         id: String,
         payload: Option<serde_json::Value>,
@@ -343,7 +346,7 @@ impl Session {
         let stream = self
             .state
             .schema
-            .execute_stream(principal.clone(), request)
+            .execute_shared(principal.clone(), request)
             .map(Some)
             .chain(futures::stream::once(async { None }))
             .boxed();
@@ -366,13 +369,19 @@ fn enqueue(out: &tokio::sync::mpsc::Sender<Message>, text: String) -> Result<(),
     }
 }
 
-/// A `next`/`data` message, serialised as it is written.
-#[derive(Serialize)]
-struct Outgoing<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    id: &'a str,
-    payload: &'a Response,
+/// A message carrying `payload` (JSON already), built as text: the payload is
+/// serialised once for every socket that receives it.
+fn message(kind: &str, id: &str, payload: &str) -> String {
+    let id = serde_json::to_string(id).unwrap_or_else(|_| "\"\"".into());
+    let mut text = String::with_capacity(kind.len() + id.len() + payload.len() + 32);
+    text.push_str(r#"{"type":""#);
+    text.push_str(kind);
+    text.push_str(r#"","id":"#);
+    text.push_str(&id);
+    text.push_str(r#","payload":"#);
+    text.push_str(payload);
+    text.push('}');
+    text
 }
 
 /// The writer task of a socket: sends what is queued, one message at a time.
@@ -419,15 +428,68 @@ async fn write<S>(
     }
 }
 
-/// Errors about the request itself (unparsable, invalid, over a limit): no data,
-/// and no error with a path.
-fn is_request_error(response: &Response) -> bool {
-    response.data == Value::Null
-        && !response.errors.is_empty()
-        && response
-            .errors
-            .iter()
-            .all(|e: &ServerError| e.path.is_empty())
+/// A stream polled again only once it has woken its task (or has just yielded):
+/// the session task wakes for every event it sends, and reading the socket
+/// each time, to find nothing, costs a zero-filled read buffer per socket and
+/// event (tungstenite clears its buffer on every read).
+struct WhenWoken<S> {
+    inner: S,
+    wake: Arc<Woken>,
+    waker: std::task::Waker,
+}
+
+#[derive(Default)]
+struct Woken {
+    /// Set when the inner stream wakes the task, or may have more ready.
+    due: std::sync::atomic::AtomicBool,
+    task: futures::task::AtomicWaker,
+}
+
+impl std::task::Wake for Woken {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.due.store(true, std::sync::atomic::Ordering::Release);
+        self.task.wake();
+    }
+}
+
+impl<S> WhenWoken<S> {
+    fn new(inner: S) -> Self {
+        let wake = Arc::new(Woken::default());
+        wake.due.store(true, std::sync::atomic::Ordering::Relaxed);
+        Self {
+            inner,
+            waker: std::task::Waker::from(wake.clone()),
+            wake,
+        }
+    }
+}
+
+impl<S: futures::Stream + Unpin> futures::Stream for WhenWoken<S> {
+    type Item = S::Item;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<S::Item>> {
+        use std::sync::atomic::Ordering;
+        let this = &mut *self;
+        // Registered first: a wake from now on reaches this task.
+        this.wake.task.register(cx.waker());
+        if !this.wake.due.swap(false, Ordering::AcqRel) {
+            return std::task::Poll::Pending;
+        }
+        let polled = this
+            .inner
+            .poll_next_unpin(&mut std::task::Context::from_waker(&this.waker));
+        if polled.is_ready() {
+            // It may hold more than the one it gave.
+            this.wake.due.store(true, Ordering::Release);
+        }
+        polled
+    }
 }
 
 #[cfg(test)]
@@ -521,5 +583,39 @@ mod tests {
             "{:?}",
             read[3]
         );
+    }
+
+    #[tokio::test]
+    async fn the_socket_is_read_again_only_once_it_has_woken_the_session() {
+        /// Counts its polls; yields what is sent to it.
+        struct Counted(tokio::sync::mpsc::UnboundedReceiver<u32>, Arc<Mutex<usize>>);
+        impl futures::Stream for Counted {
+            type Item = u32;
+            fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<u32>> {
+                *self.1.lock().unwrap() += 1;
+                self.0.poll_recv(cx)
+            }
+        }
+        let polls = Arc::new(Mutex::new(0));
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut stream = WhenWoken::new(Counted(rx, polls.clone()));
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+
+        assert!(stream.poll_next_unpin(&mut cx).is_pending());
+        // The session wakes for other reasons: the socket is left alone.
+        for _ in 0..5 {
+            assert!(stream.poll_next_unpin(&mut cx).is_pending());
+        }
+        assert_eq!(*polls.lock().unwrap(), 1);
+
+        tx.send(7).unwrap();
+        tx.send(8).unwrap();
+        assert_eq!(stream.poll_next_unpin(&mut cx), Poll::Ready(Some(7)));
+        // After an item it is asked again: it may have more.
+        assert_eq!(stream.poll_next_unpin(&mut cx), Poll::Ready(Some(8)));
+        assert!(stream.poll_next_unpin(&mut cx).is_pending());
+        assert!(stream.poll_next_unpin(&mut cx).is_pending());
+        assert_eq!(*polls.lock().unwrap(), 4);
     }
 }

@@ -192,3 +192,49 @@ async fn with_redis_a_subscriber_on_one_replica_sees_milestones_published_on_ano
         "{event}"
     );
 }
+
+#[tokio::test]
+async fn sockets_asking_the_same_share_one_execution_and_partners_still_see_only_their_own() {
+    let app = spawn_app().await;
+    let first = case_of(&app, "TP-0001").await;
+    let second = case_of(&app, "TP-0002").await;
+    let mut own = Vec::new();
+    for _ in 0..3 {
+        let mut ws = connect(&app, &partner("TP-0001")).await.expect("accepted");
+        subscribe(&mut ws, MILESTONES, json!({})).await;
+        own.push(ws);
+    }
+    let mut other = connect(&app, &partner("TP-0002")).await.expect("accepted");
+    subscribe(&mut other, MILESTONES, json!({})).await;
+    // Four sockets listening, two executions: one per partner.
+    eventually("every socket listens", || async {
+        (app.metric("gridcase_subscription_listeners", "").await == 4.0).then_some(())
+    })
+    .await;
+    subscribed(&app.http, &app.url, 2).await;
+    assert_eq!(app.metric("gridcase_subscriptions_active", "").await, 2.0);
+
+    publish(&app, &second, "For the second partner").await;
+    publish(&app, &first, "For the first partner").await;
+    for ws in &mut own {
+        let event = next_json(ws).await.expect("an event");
+        let event = &event["payload"]["data"]["caseMilestones"];
+        assert_eq!(event["partnerId"], "TP-0001", "{event}");
+        assert_eq!(event["message"], "For the first partner");
+    }
+    let event = next_json(&mut other).await.expect("an event");
+    assert_eq!(
+        event["payload"]["data"]["caseMilestones"]["message"],
+        "For the second partner"
+    );
+
+    // The execution ends with its last socket.
+    drop(own);
+    drop(other);
+    eventually("the executions end with their sockets", || async {
+        (app.metric("gridcase_subscriptions_active", "").await == 0.0
+            && app.metric("gridcase_subscription_listeners", "").await == 0.0)
+            .then_some(())
+    })
+    .await;
+}
