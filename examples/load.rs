@@ -559,10 +559,58 @@ async fn load(args: &Args, t: &Target, http: &reqwest::Client) -> anyhow::Result
     Ok(())
 }
 
-/// Deliveries of one milestone: how many subscribers got it, and after how long.
-#[derive(Default)]
+/// Deliveries of the milestones, counted per case (by its place in `index`) as
+/// they arrive; each socket keeps its own latencies until the end, so receiving
+/// costs the load tool little (it shares the machine with the gateway).
 struct Deliveries {
-    by_case: HashMap<String, Vec<f64>>,
+    index: HashMap<String, usize>,
+    counts: Vec<AtomicUsize>,
+}
+
+impl Deliveries {
+    fn new(cases: &[(String, String)]) -> Self {
+        Self {
+            index: cases
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.0.clone(), i))
+                .collect(),
+            counts: cases.iter().map(|_| AtomicUsize::new(0)).collect(),
+        }
+    }
+
+    fn count(&self, case: &str) -> usize {
+        self.index
+            .get(case)
+            .map_or(0, |&i| self.counts[i].load(Ordering::Relaxed))
+    }
+}
+
+/// The part of a `next` message the load tool reads.
+#[derive(serde::Deserialize)]
+struct Next<'a> {
+    #[serde(borrow)]
+    payload: NextPayload<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct NextPayload<'a> {
+    #[serde(borrow)]
+    data: NextData<'a>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NextData<'a> {
+    #[serde(borrow)]
+    case_milestones: NextEvent<'a>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NextEvent<'a> {
+    case_id: &'a str,
+    at: &'a str,
 }
 
 type Ws =
@@ -642,7 +690,7 @@ async fn subscribers(args: &Args, t: &Target, http: &reqwest::Client) -> anyhow:
     let pid = t.pid;
     let rss_before = pid.and_then(|p| status_bytes(p, "VmRSS:"));
     let ws_url = format!("{}/graphql/ws", t.base.replace("http://", "ws://"));
-    let deliveries = Arc::new(Mutex::new(Deliveries::default()));
+    let deliveries = Arc::new(Deliveries::new(&cases));
     let warm = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
     let closed = Arc::new(Mutex::new(HashMap::<String, usize>::new()));
@@ -669,13 +717,16 @@ async fn subscribers(args: &Args, t: &Target, http: &reqwest::Client) -> anyhow:
                 Ok(Ok(ws)) => ws,
                 _ => {
                     failed.fetch_add(1, Ordering::Relaxed);
-                    return;
+                    return vec![];
                 }
             };
             let mut seen_any = false;
+            let mut got = Vec::new();
+            let stopped = stop.changed();
+            tokio::pin!(stopped);
             loop {
                 let msg = tokio::select! {
-                    _ = stop.changed() => break,
+                    _ = &mut stopped => break,
                     msg = ws.next() => msg,
                 };
                 let text = match msg {
@@ -687,24 +738,23 @@ async fn subscribers(args: &Args, t: &Target, http: &reqwest::Client) -> anyhow:
                             .unwrap()
                             .entry(code.unwrap_or_else(|| "none".into()))
                             .or_default() += 1;
-                        return;
+                        return got;
                     }
                     Some(Ok(_)) => continue,
                     _ => {
                         *closed.lock().unwrap().entry("reset".into()).or_default() += 1;
-                        return;
+                        return got;
                     }
                 };
                 let received = chrono::Utc::now();
-                let Ok(v) = serde_json::from_str::<Value>(&text) else {
+                let Ok(next) = serde_json::from_str::<Next>(&text) else {
                     continue;
                 };
-                let event = &v["payload"]["data"]["caseMilestones"];
-                let (Some(case), Some(at)) = (event["caseId"].as_str(), event["at"].as_str())
-                else {
+                let event = next.payload.data.case_milestones;
+                let Some(&case) = deliveries.index.get(event.case_id) else {
                     continue;
                 };
-                let Ok(at) = chrono::DateTime::parse_from_rfc3339(at) else {
+                let Ok(at) = chrono::DateTime::parse_from_rfc3339(event.at) else {
                     continue;
                 };
                 let ms = (received - at.with_timezone(&chrono::Utc))
@@ -715,15 +765,11 @@ async fn subscribers(args: &Args, t: &Target, http: &reqwest::Client) -> anyhow:
                     seen_any = true;
                     warm.fetch_add(1, Ordering::Relaxed);
                 }
-                deliveries
-                    .lock()
-                    .unwrap()
-                    .by_case
-                    .entry(case.to_owned())
-                    .or_default()
-                    .push(ms);
+                deliveries.counts[case].fetch_add(1, Ordering::Relaxed);
+                got.push((case, ms));
             }
             let _ = ws.close(None).await;
+            got
         }));
     }
 
@@ -777,12 +823,7 @@ async fn subscribers(args: &Args, t: &Target, http: &reqwest::Client) -> anyhow:
         move_case(case).await?;
         let until = Instant::now() + deliver_timeout;
         loop {
-            let got = deliveries
-                .lock()
-                .unwrap()
-                .by_case
-                .get(&case.0)
-                .map_or(0, Vec::len);
+            let got = deliveries.count(&case.0);
             if got >= live(&failed, &closed) || Instant::now() >= until {
                 break;
             }
@@ -791,18 +832,18 @@ async fn subscribers(args: &Args, t: &Target, http: &reqwest::Client) -> anyhow:
     }
     let rss_after = pid.and_then(|p| status_bytes(p, "VmRSS:"));
     let hwm = pid.and_then(|p| status_bytes(p, "VmHWM:"));
-    {
-        let d = deliveries.lock().unwrap();
-        for case in &measured {
-            if let Some(v) = d.by_case.get(&case.0) {
-                delivered += v.len();
-                latencies.extend_from_slice(v);
-            }
-        }
-    }
+    let measured_at: std::collections::HashSet<usize> =
+        measured.iter().map(|c| deliveries.index[&c.0]).collect();
     let _ = stop_tx.send(true);
     for s in sockets {
-        let _ = tokio::time::timeout(Duration::from_secs(5), s).await;
+        if let Ok(Ok(got)) = tokio::time::timeout(Duration::from_secs(5), s).await {
+            for (case, ms) in got {
+                if measured_at.contains(&case) {
+                    delivered += 1;
+                    latencies.push(ms);
+                }
+            }
+        }
     }
     latencies.sort_by(f64::total_cmp);
     let pct = |p: f64| {
