@@ -147,7 +147,8 @@ impl App {
             ),
             None => Arc::new(events::MemoryBus::default()),
         };
-        // Registered subscriptions show in `gridcase_subscriptions_active`.
+        // Registered subscriptions (one per shared execution) show in
+        // `gridcase_subscriptions_active`.
         let bus: Arc<dyn events::MilestoneBus> = Arc::new(metrics::CountedBus {
             inner: bus,
             metrics: metrics.clone(),
