@@ -27,6 +27,10 @@ use crate::metrics::Metrics;
 /// does); a socket whose client reads slowly is the session's bound, not this.
 const BACKLOG: usize = 1024;
 
+/// What is sent instead of a response that could not be serialised.
+pub(crate) const UNSERIALISABLE: &str =
+    r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#;
+
 /// One execution result, serialised once for every socket that receives it.
 #[derive(Debug)]
 pub(crate) struct Outcome {
@@ -41,7 +45,7 @@ impl Outcome {
     pub fn new(response: &Response) -> Self {
         let json = serde_json::to_string(response).unwrap_or_else(|e| {
             tracing::error!(error = %e, "could not serialise a GraphQL response");
-            r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.into()
+            UNSERIALISABLE.into()
         });
         let request_errors = is_request_error(response).then(|| {
             serde_json::to_string(&response.errors)

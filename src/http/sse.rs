@@ -145,7 +145,7 @@ fn next_event(mut response: async_graphql::Response) -> Event {
     let cursor = cursor_of(&response.data);
     let data = serde_json::to_string(&response).unwrap_or_else(|e| {
         tracing::error!(error = %e, "could not serialise a GraphQL response");
-        r#"{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}"#.to_owned()
+        crate::graphql::shared::UNSERIALISABLE.to_owned()
     });
     let event = Event::default().event("next").data(data);
     match cursor {
