@@ -4,22 +4,28 @@
 //! size, is closed when its token expires, and is told `1001 Going away` when the
 //! gateway shuts down. Close codes are the ones graphql-transport-ws defines.
 //!
-//! Memory per socket is kept small, since one gateway holds thousands of them: a
-//! small read buffer, no write batching, and outgoing messages go through a
-//! bounded queue to a writer task. A client that does not read fast enough fills
-//! its queue and is closed with `1013 Try again later`; it may reconnect and
-//! resume with the last `cursor` it received. Its backlog never grows the
-//! gateway's memory. Sockets asking the same subscription share one execution
-//! (`graphql::shared`): an event is serialised once, however many receive it.
+//! Memory and work per socket are kept small, since one gateway holds thousands
+//! of them: one task per socket, which reads and writes it; a small read buffer,
+//! read only when it has woken the task; no write batching, and what the client
+//! has not taken yet waits in a bounded queue. A client that does not read fast
+//! enough fills its queue and is closed with `1013 Try again later`; it may
+//! reconnect and resume with the last `cursor` it received. Its backlog never
+//! grows the gateway's memory. Sockets asking the same subscription share one
+//! execution (`graphql::shared`): an event is serialised once, however many
+//! receive it.
 
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::Extension;
 use futures::stream::BoxStream;
-use futures::{Sink, SinkExt, StreamExt};
+use futures::{Sink, SinkExt, Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
 use tokio_stream::StreamMap;
@@ -60,7 +66,7 @@ mod close {
     pub const SLOW_CONSUMER: u16 = 1013;
 }
 
-/// A socket that does not drain what it is sent within this is closed.
+/// A socket that takes nothing of what it is sent for this long is dropped.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Bytes read from the socket at a time. Client messages are small (init,
@@ -68,7 +74,7 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// a subscriber's memory.
 const READ_BUFFER: usize = 4 * 1024;
 
-/// Messages waiting for a socket: more than this and its client is too slow.
+/// Messages the client has not taken yet: more than this and it is too slow.
 const SEND_QUEUE: usize = 128;
 
 #[derive(Deserialize)]
@@ -118,26 +124,15 @@ fn closing(code: u16, reason: impl Into<String>) -> Closing {
 struct Session {
     state: AppState,
     protocol: Protocol,
-    /// To the writer task; bounded, so a slow client cannot grow it.
-    out: tokio::sync::mpsc::Sender<Message>,
-    /// Tells the writer to drop what is queued and close with this frame.
-    close: Option<tokio::sync::oneshot::Sender<CloseFrame>>,
-    writer: tokio::task::JoinHandle<()>,
-    stream: WhenWoken<futures::stream::SplitStream<WebSocket>>,
+    socket: Socket<WebSocket>,
 }
 
 impl Session {
     fn new(state: AppState, protocol: Protocol, socket: WebSocket) -> Self {
-        let (sink, stream) = socket.split();
-        let (out, queue) = tokio::sync::mpsc::channel(SEND_QUEUE);
-        let (close, close_rx) = tokio::sync::oneshot::channel();
         Self {
             state,
             protocol,
-            out,
-            close: Some(close),
-            writer: tokio::spawn(write(sink, queue, close_rx)),
-            stream: WhenWoken::new(stream),
+            socket: Socket::new(socket),
         }
     }
 
@@ -147,15 +142,11 @@ impl Session {
             Ok(None) => Ok(()),
             Err(c) => Err(c),
         };
-        if let (Err(Closing(code, reason)), Some(close)) = (outcome, self.close.take()) {
-            let _ = close.send(CloseFrame {
-                code,
-                reason: reason.into(),
-            });
-        }
-        // Without a close frame the writer sends what is queued, then ends.
-        drop(self.out);
-        let _ = self.writer.await;
+        let frame = outcome.err().map(|Closing(code, reason)| CloseFrame {
+            code,
+            reason: reason.into(),
+        });
+        self.socket.end(frame).await;
     }
 
     fn send(&mut self, value: serde_json::Value) -> Result<(), Closing> {
@@ -164,7 +155,7 @@ impl Session {
 
     /// Queue a message for the client, or give up on a client that is not reading.
     fn send_text(&mut self, text: String) -> Result<(), Closing> {
-        enqueue(&self.out, text)
+        self.socket.push(text)
     }
 
     /// Wait for `connection_init` (within the deadline) and authenticate it.
@@ -179,22 +170,22 @@ impl Session {
                     return Err(closing(close::INIT_TIMEOUT, "Connection initialisation timeout"))
                 }
                 () = going_away.cancelled() => return Err(closing(close::GOING_AWAY, "Going away")),
-                msg = self.stream.next() => msg,
+                msg = self.socket.recv() => msg,
             };
             let text = match msg {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(None),
-                Some(Ok(Message::Text(t))) => t,
-                Some(Ok(Message::Binary(_))) => {
+                None | Some(Message::Close(_)) => return Ok(None),
+                Some(Message::Text(t)) => t,
+                Some(Message::Binary(_)) => {
                     return Err(closing(close::INVALID_MESSAGE, "Invalid message"))
                 }
-                Some(Ok(_)) => continue,
+                Some(_) => continue,
             };
             let Ok(m) = serde_json::from_str::<ClientMessage>(&text) else {
                 return Err(closing(close::INVALID_MESSAGE, "Invalid message"));
             };
             match m.kind.as_str() {
                 "connection_init" => {
-                    return match self.authenticate(m.payload.as_ref()).await {
+                    return match Self::authenticate(&self.state, m.payload.as_ref()).await {
                         Ok((principal, expires)) => {
                             self.send(json!({ "type": "connection_ack" }))?;
                             if self.protocol == Protocol::Legacy {
@@ -223,7 +214,7 @@ impl Session {
     /// The bearer token of a `connection_init` payload (`Authorization` or
     /// `authorization`), verified; the instant the socket must close with it.
     async fn authenticate(
-        &self,
+        state: &AppState,
         payload: Option<&serde_json::Value>,
     ) -> Result<(Principal, Option<tokio::time::Instant>), &'static str> {
         let token = ["Authorization", "authorization"]
@@ -235,7 +226,7 @@ impl Session {
             })
             .map(str::trim)
             .ok_or("a bearer token is required")?;
-        let verified = self.state.verifier.verify(token).await.map_err(|e| {
+        let verified = state.verifier.verify(token).await.map_err(|e| {
             tracing::info!(error = %e, "refused websocket token");
             "the bearer token is invalid or expired"
         })?;
@@ -263,28 +254,19 @@ impl Session {
         let going_away = self.state.going_away.clone().cancelled_owned();
         tokio::pin!(going_away);
         loop {
-            // In this order: an event ready to send does not wait on, nor pay
-            // for, an attempt to read the socket (ten thousand sockets per event).
+            // In this order: what is queued is written before the next event is
+            // taken, so a burst of events fills the queue only when the client
+            // does not read; the socket itself is read only when it has woken us.
             tokio::select! {
                 biased;
                 () = &mut going_away => return Err(closing(close::GOING_AWAY, "Going away")),
                 () = &mut expiry => return Err(closing(close::FORBIDDEN, "Forbidden: the token has expired")),
-                Some((id, item)) = subs.next(), if !subs.is_empty() => match item {
-                    Some(outcome) => match &outcome.request_errors {
-                        Some(errors) => {
-                            subs.remove(&id);
-                            self.send_text(message("error", &id, errors))?;
-                        }
-                        None => self.send_text(message(self.protocol.next(), &id, &outcome.json))?,
-                    },
-                    None => self.send(json!({ "type": "complete", "id": id }))?,
-                },
-                msg = self.stream.next() => {
+                msg = self.socket.recv() => {
                     let text = match msg {
-                        None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
-                        Some(Ok(Message::Text(t))) => t,
-                        Some(Ok(Message::Binary(_))) => return Err(closing(close::INVALID_MESSAGE, "Invalid message")),
-                        Some(Ok(_)) => continue,
+                        None | Some(Message::Close(_)) => return Ok(()),
+                        Some(Message::Text(t)) => t,
+                        Some(Message::Binary(_)) => return Err(closing(close::INVALID_MESSAGE, "Invalid message")),
+                        Some(_) => continue,
                     };
                     let Ok(m) = serde_json::from_str::<ClientMessage>(&text) else {
                         return Err(closing(close::INVALID_MESSAGE, "Invalid message"));
@@ -305,6 +287,16 @@ impl Session {
                         _ => return Err(closing(close::INVALID_MESSAGE, "Invalid message")),
                     }
                 }
+                Some((id, item)) = subs.next(), if !subs.is_empty() => match item {
+                    Some(outcome) => match &outcome.request_errors {
+                        Some(errors) => {
+                            subs.remove(&id);
+                            self.send_text(message("error", &id, errors))?;
+                        }
+                        None => self.send_text(message(self.protocol.next(), &id, &outcome.json))?,
+                    },
+                    None => self.send(json!({ "type": "complete", "id": id }))?,
+                },
             }
         }
     }
@@ -355,20 +347,6 @@ impl Session {
     }
 }
 
-/// Queue a message for the writer; a full queue means the client is too slow.
-fn enqueue(out: &tokio::sync::mpsc::Sender<Message>, text: String) -> Result<(), Closing> {
-    use tokio::sync::mpsc::error::TrySendError;
-    match out.try_send(Message::text(text)) {
-        Ok(()) => Ok(()),
-        Err(TrySendError::Full(_)) => Err(closing(
-            close::SLOW_CONSUMER,
-            format!("Too slow: {SEND_QUEUE} messages not read; reconnect and resume after your last cursor"),
-        )),
-        // The writer ended: the client is gone or stopped reading long ago.
-        Err(TrySendError::Closed(_)) => Err(closing(close::GOING_AWAY, "not reading")),
-    }
-}
-
 /// A message carrying `payload` (JSON already), built as text: the payload is
 /// serialised once for every socket that receives it.
 fn message(kind: &str, id: &str, payload: &str) -> String {
@@ -384,47 +362,152 @@ fn message(kind: &str, id: &str, payload: &str) -> String {
     text
 }
 
-/// The writer task of a socket: sends what is queued, one message at a time.
-/// A close frame (sent when the session ends on the server's initiative) drops
-/// whatever is still queued. Each send has [`SEND_TIMEOUT`]: a client that reads
-/// nothing at all loses its socket then.
-async fn write<S>(
-    mut sink: S,
-    mut queue: tokio::sync::mpsc::Receiver<Message>,
-    close: tokio::sync::oneshot::Receiver<CloseFrame>,
-) where
-    S: Sink<Message> + Unpin,
+/// A socket read and written by its session's task. What the client has not
+/// taken yet waits in a bounded queue, written as far as the socket accepts
+/// whenever the session waits for the client; a client that takes nothing for
+/// [`SEND_TIMEOUT`] loses its socket.
+struct Socket<S> {
+    inner: WhenWoken<S>,
+    queue: VecDeque<Message>,
+    /// Messages handed to the socket since it was last flushed.
+    unflushed: bool,
+    /// Runs while the socket accepts nothing more; made at the first stall.
+    stall: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The socket failed, or its client stopped taking anything: it is done.
+    broken: bool,
+}
+
+impl<S, E> Socket<S>
+where
+    S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
 {
-    use futures::FutureExt;
-    // Fused: once the session has dropped it unused, it is never ready again.
-    let mut close = close.fuse();
-    loop {
-        let msg = tokio::select! {
-            biased;
-            Ok(frame) = &mut close => Err(frame),
-            msg = queue.recv() => match msg {
-                Some(msg) => Ok(msg),
-                None => return,
-            },
-        };
-        let frame = match msg {
-            Err(frame) => frame,
-            Ok(msg) => {
-                let sent = tokio::select! {
-                    biased;
-                    Ok(frame) = &mut close => Err(frame),
-                    sent = tokio::time::timeout(SEND_TIMEOUT, sink.send(msg)) => Ok(sent),
-                };
-                match sent {
-                    Ok(Ok(Ok(()))) => continue,
-                    // Gone, or not reading at all.
-                    Ok(_) => return,
-                    Err(frame) => frame,
+    fn new(inner: S) -> Self {
+        Self {
+            inner: WhenWoken::new(inner),
+            queue: VecDeque::new(),
+            unflushed: false,
+            stall: None,
+            broken: false,
+        }
+    }
+
+    /// Queue a message; a full queue means the client is too slow.
+    fn push(&mut self, text: String) -> Result<(), Closing> {
+        if self.broken {
+            return Err(closing(close::GOING_AWAY, "not reading"));
+        }
+        if self.queue.len() >= SEND_QUEUE {
+            return Err(closing(
+                close::SLOW_CONSUMER,
+                format!("Too slow: {SEND_QUEUE} messages not read; reconnect and resume after your last cursor"),
+            ));
+        }
+        self.queue.push_back(Message::text(text));
+        Ok(())
+    }
+
+    /// Write what is queued, as far as the socket takes it. Ready once all of
+    /// it is written and flushed; `Err` once the socket is broken.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
+        if self.broken {
+            return Poll::Ready(Err(()));
+        }
+        let mut sink = Pin::new(&mut self.inner);
+        let mut progressed = false;
+        let mut blocked = false;
+        while !self.queue.is_empty() {
+            match sink.as_mut().poll_ready(cx) {
+                Poll::Ready(Ok(())) => {
+                    let Some(msg) = self.queue.pop_front() else {
+                        break;
+                    };
+                    if sink.as_mut().start_send(msg).is_err() {
+                        self.broken = true;
+                        return Poll::Ready(Err(()));
+                    }
+                    self.unflushed = true;
+                    progressed = true;
+                }
+                Poll::Ready(Err(_)) => {
+                    self.broken = true;
+                    return Poll::Ready(Err(()));
+                }
+                Poll::Pending => {
+                    blocked = true;
+                    break;
                 }
             }
+        }
+        if !blocked && self.unflushed {
+            match sink.as_mut().poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(_)) => {
+                    self.broken = true;
+                    return Poll::Ready(Err(()));
+                }
+                Poll::Pending => blocked = true,
+            }
+        }
+        if !blocked {
+            return Poll::Ready(Ok(()));
+        }
+        // Stalled: the client has SEND_TIMEOUT from its last progress.
+        let deadline = tokio::time::Instant::now() + SEND_TIMEOUT;
+        let stall = match &mut self.stall {
+            Some(stall) => {
+                if progressed {
+                    stall.as_mut().reset(deadline);
+                }
+                stall
+            }
+            None => self
+                .stall
+                .insert(Box::pin(tokio::time::sleep_until(deadline))),
         };
-        let _ = tokio::time::timeout(SEND_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
-        return;
+        if stall.as_mut().poll(cx).is_ready() {
+            self.broken = true;
+            return Poll::Ready(Err(()));
+        }
+        Poll::Pending
+    }
+
+    /// The next message from the client, writing what is queued meanwhile.
+    /// `None`: the client has gone (or takes nothing any more).
+    async fn recv(&mut self) -> Option<Message> {
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(Err(())) = self.poll_write(cx) {
+                return Poll::Ready(None);
+            }
+            match self.inner.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(msg))) => Poll::Ready(Some(msg)),
+                Poll::Ready(None | Some(Err(_))) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// Done with the socket. With a close frame (the server's initiative)
+    /// what is still queued is dropped and the frame sent; without, what is
+    /// queued is written (and a close reply the client is owed flushed).
+    async fn end(mut self, frame: Option<CloseFrame>) {
+        if self.broken {
+            return;
+        }
+        match frame {
+            Some(frame) => {
+                self.queue.clear();
+                let _ = tokio::time::timeout(
+                    SEND_TIMEOUT,
+                    self.inner.send(Message::Close(Some(frame))),
+                )
+                .await;
+            }
+            None => {
+                self.unflushed = true;
+                let _ = std::future::poll_fn(|cx| self.poll_write(cx)).await;
+            }
+        }
     }
 }
 
@@ -492,6 +575,27 @@ impl<S: futures::Stream + Unpin> futures::Stream for WhenWoken<S> {
     }
 }
 
+/// Writes go straight through, waking the task as the socket asks.
+impl<S: Sink<M> + Unpin, M> Sink<M> for WhenWoken<S> {
+    type Error = S::Error;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        Pin::new(&mut self.inner).poll_ready(cx)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: M) -> Result<(), S::Error> {
+        Pin::new(&mut self.inner).start_send(item)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        Pin::new(&mut self.inner).poll_close(cx)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::pin::Pin;
@@ -500,7 +604,7 @@ mod tests {
 
     use super::*;
 
-    /// A client: records what it reads, or reads nothing at all.
+    /// A client: records what it reads, or reads nothing at all; sends nothing.
     #[derive(Clone, Default)]
     struct Client {
         stuck: bool,
@@ -528,61 +632,111 @@ mod tests {
         }
     }
 
+    impl Stream for Client {
+        type Item = Result<Message, std::convert::Infallible>;
+        fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            Poll::Pending
+        }
+    }
+
+    impl Client {
+        fn texts(&self) -> Vec<String> {
+            let read = self.read.lock().unwrap();
+            read.iter()
+                .filter_map(|m| match m {
+                    Message::Text(t) => Some(t.to_string()),
+                    _ => None,
+                })
+                .collect()
+        }
+    }
+
+    /// Let the socket write what it can, as the session does while it waits.
+    async fn wait_once<S, E>(socket: &mut Socket<S>)
+    where
+        S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
+    {
+        assert!(futures::poll!(std::pin::pin!(socket.recv())).is_pending());
+    }
+
     #[tokio::test]
     async fn a_client_that_stops_reading_is_closed_as_too_slow_instead_of_queueing_without_bound() {
         let client = Client {
             stuck: true,
             ..Client::default()
         };
-        let (out, queue) = tokio::sync::mpsc::channel(SEND_QUEUE);
-        let (_close, close_rx) = tokio::sync::oneshot::channel();
-        let writer = tokio::spawn(write(client, queue, close_rx));
-
+        let mut socket = Socket::new(client.clone());
         let mut queued = 0;
         let refused = loop {
-            match enqueue(&out, format!("{{\"n\":{queued}}}")) {
+            match socket.push(format!("{{\"n\":{queued}}}")) {
                 Ok(()) => queued += 1,
                 Err(c) => break c,
             }
-            tokio::task::yield_now().await;
-            assert!(queued <= SEND_QUEUE + 1, "the queue grows without bound");
+            wait_once(&mut socket).await;
+            assert!(queued <= SEND_QUEUE, "the queue grows without bound");
         };
         assert_eq!(refused.0, close::SLOW_CONSUMER);
-        assert!(queued >= SEND_QUEUE, "refused after only {queued} messages");
-        writer.abort();
+        assert_eq!(queued, SEND_QUEUE);
+        assert!(client.texts().is_empty());
     }
 
     #[tokio::test]
     async fn a_reading_client_gets_every_message_in_order_then_the_close_frame() {
         let client = Client::default();
-        let (out, queue) = tokio::sync::mpsc::channel(SEND_QUEUE);
-        let (close, close_rx) = tokio::sync::oneshot::channel();
-        let writer = tokio::spawn(write(client.clone(), queue, close_rx));
-        for n in 0..3 {
-            enqueue(&out, n.to_string()).unwrap();
+        let mut socket = Socket::new(client.clone());
+        // More than the queue holds: each is written while the session waits.
+        for n in 0..SEND_QUEUE * 2 {
+            socket.push(n.to_string()).unwrap();
+            wait_once(&mut socket).await;
         }
-        // The session waits for nothing: wait here until the writer has sent them.
-        while client.read.lock().unwrap().len() < 3 {
-            tokio::task::yield_now().await;
-        }
-        close
-            .send(CloseFrame {
+        socket.push("dropped".into()).unwrap();
+        socket
+            .end(Some(CloseFrame {
                 code: close::GOING_AWAY,
                 reason: "Going away".into(),
-            })
-            .unwrap();
-        writer.await.unwrap();
-        let read = client.read.lock().unwrap();
-        let texts: Vec<_> = read[..3]
-            .iter()
-            .map(|m| m.to_text().unwrap().to_owned())
-            .collect();
-        assert_eq!(texts, ["0", "1", "2"]);
-        assert!(
-            matches!(&read[3], Message::Close(Some(f)) if f.code == close::GOING_AWAY),
-            "{:?}",
-            read[3]
+            }))
+            .await;
+        let expected: Vec<String> = (0..SEND_QUEUE * 2).map(|n| n.to_string()).collect();
+        assert_eq!(
+            client.texts(),
+            expected,
+            "a close frame drops what is queued"
         );
+        let read = client.read.lock().unwrap();
+        assert!(
+            matches!(read.last(), Some(Message::Close(Some(f))) if f.code == close::GOING_AWAY),
+            "{:?}",
+            read.last()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_that_leaves_still_gets_what_was_queued_for_it() {
+        let client = Client::default();
+        let mut socket = Socket::new(client.clone());
+        for n in 0..3 {
+            socket.push(n.to_string()).unwrap();
+        }
+        socket.end(None).await;
+        assert_eq!(client.texts(), ["0", "1", "2"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_takes_nothing_loses_its_socket_after_the_send_timeout() {
+        let client = Client {
+            stuck: true,
+            ..Client::default()
+        };
+        let mut socket = Socket::new(client);
+        socket.push("one".into()).unwrap();
+        let started = tokio::time::Instant::now();
+        assert!(socket.recv().await.is_none(), "the client is gone");
+        assert!(started.elapsed() >= SEND_TIMEOUT);
+        // Nothing more is tried on it, not even a close frame.
+        assert_eq!(socket.push("two".into()).unwrap_err().0, close::GOING_AWAY);
+        tokio::time::timeout(Duration::from_millis(1), socket.end(None))
+            .await
+            .expect("ends at once");
     }
 
     #[tokio::test]
