@@ -371,8 +371,10 @@ struct Socket<S> {
     queue: VecDeque<Message>,
     /// Messages handed to the socket since it was last flushed.
     unflushed: bool,
-    /// Runs while the socket accepts nothing more; made at the first stall.
+    /// The deadline of a stall: made at the first, reset at each later one.
     stall: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The socket is accepting nothing more right now.
+    stalled: bool,
     /// The socket failed, or its client stopped taking anything: it is done.
     broken: bool,
 }
@@ -387,6 +389,7 @@ where
             queue: VecDeque::new(),
             unflushed: false,
             stall: None,
+            stalled: false,
             broken: false,
         }
     }
@@ -449,13 +452,16 @@ where
             }
         }
         if !blocked {
+            self.stalled = false;
             return Poll::Ready(Ok(()));
         }
         // Stalled: the client has SEND_TIMEOUT from its last progress.
         let deadline = tokio::time::Instant::now() + SEND_TIMEOUT;
+        let fresh = !self.stalled || progressed;
+        self.stalled = true;
         let stall = match &mut self.stall {
             Some(stall) => {
-                if progressed {
+                if fresh {
                     stall.as_mut().reset(deadline);
                 }
                 stall
@@ -607,14 +613,14 @@ mod tests {
     /// A client: records what it reads, or reads nothing at all; sends nothing.
     #[derive(Clone, Default)]
     struct Client {
-        stuck: bool,
+        stuck: Arc<std::sync::atomic::AtomicBool>,
         read: Arc<Mutex<Vec<Message>>>,
     }
 
     impl Sink<Message> for Client {
         type Error = std::convert::Infallible;
         fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-            if self.stuck {
+            if self.stuck.load(std::sync::atomic::Ordering::Relaxed) {
                 Poll::Pending
             } else {
                 Poll::Ready(Ok(()))
@@ -640,6 +646,15 @@ mod tests {
     }
 
     impl Client {
+        fn stuck() -> Self {
+            let client = Self::default();
+            client.set_stuck(true);
+            client
+        }
+        fn set_stuck(&self, stuck: bool) {
+            self.stuck
+                .store(stuck, std::sync::atomic::Ordering::Relaxed);
+        }
         fn texts(&self) -> Vec<String> {
             let read = self.read.lock().unwrap();
             read.iter()
@@ -661,10 +676,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_that_stops_reading_is_closed_as_too_slow_instead_of_queueing_without_bound() {
-        let client = Client {
-            stuck: true,
-            ..Client::default()
-        };
+        let client = Client::stuck();
         let mut socket = Socket::new(client.clone());
         let mut queued = 0;
         let refused = loop {
@@ -723,10 +735,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_client_that_takes_nothing_loses_its_socket_after_the_send_timeout() {
-        let client = Client {
-            stuck: true,
-            ..Client::default()
-        };
+        let client = Client::stuck();
         let mut socket = Socket::new(client);
         socket.push("one".into()).unwrap();
         let started = tokio::time::Instant::now();
@@ -737,6 +746,26 @@ mod tests {
         tokio::time::timeout(Duration::from_millis(1), socket.end(None))
             .await
             .expect("ends at once");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_stalled_once_gets_the_whole_send_timeout_when_it_stalls_again() {
+        let client = Client::stuck();
+        let mut socket = Socket::new(client.clone());
+        socket.push("one".into()).unwrap();
+        wait_once(&mut socket).await;
+        client.set_stuck(false);
+        wait_once(&mut socket).await;
+        tokio::time::advance(SEND_TIMEOUT * 2).await;
+
+        client.set_stuck(true);
+        socket.push("two".into()).unwrap();
+        wait_once(&mut socket).await;
+        tokio::time::advance(SEND_TIMEOUT / 2).await;
+        wait_once(&mut socket).await;
+        client.set_stuck(false);
+        wait_once(&mut socket).await;
+        assert_eq!(client.texts(), ["one", "two"]);
     }
 
     #[tokio::test]
