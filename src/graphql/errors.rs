@@ -44,6 +44,9 @@ pub mod code {
     pub const TOO_MANY_SUBSCRIPTIONS: &str = "TOO_MANY_SUBSCRIPTIONS";
     /// The caller's request budget is spent; `Retry-After` says when to come back.
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    /// A subscription fell further behind its events than the gateway holds for
+    /// it and was ended; subscribing again with `after` resumes it.
+    pub const FELL_BEHIND: &str = "FELL_BEHIND";
 }
 
 pub(crate) fn bad_input(message: impl Into<String>) -> Error {

@@ -22,9 +22,10 @@ use crate::auth::{Principal, Role};
 use crate::domain::PartnerId;
 use crate::metrics::Metrics;
 
-/// Events a source holds for the sockets that have not taken them yet. A socket
-/// whose session task falls further behind skips ahead (as the milestone bus
-/// does); a socket whose client reads slowly is the session's bound, not this.
+/// Events a source holds for the sockets that have not taken them yet. A
+/// subscription whose session task falls further behind is ended with
+/// `FELL_BEHIND` rather than skipping events unseen; a socket whose client
+/// reads slowly is the session's bound, not this.
 const BACKLOG: usize = 1024;
 
 /// What is sent instead of a response that could not be serialised.
@@ -55,6 +56,26 @@ impl Outcome {
         Self {
             json: json.into_boxed_str(),
             request_errors,
+        }
+    }
+}
+
+impl Outcome {
+    /// Ends a subscription that fell `skipped` events behind: a request error,
+    /// so the socket is told which one and may resume it from its last cursor.
+    fn fell_behind(skipped: u64) -> Self {
+        let errors = serde_json::json!([{
+            "message": format!(
+                "this subscription fell {skipped} events behind and was ended; \
+                 subscribe again with `after` set to the last cursor received"
+            ),
+            "extensions": { "code": super::errors::code::FELL_BEHIND },
+        }]);
+        Self {
+            json: serde_json::json!({ "errors": errors })
+                .to_string()
+                .into_boxed_str(),
+            request_errors: Some(errors.to_string().into_boxed_str()),
         }
     }
 }
@@ -223,19 +244,21 @@ impl Hub {
         };
         futures::stream::unfold(Some(state), |state| async move {
             let mut l = state?;
-            loop {
-                match l.rx.recv().await {
-                    Ok(outcome) => {
-                        l.received = true;
-                        return Some((outcome, Some(l)));
-                    }
-                    Err(broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(skipped = n, "a subscriber fell behind its subscription");
-                    }
-                    Err(broadcast::error::RecvError::Closed) => {
-                        let last = l.source.ended_with.get().filter(|_| !l.received).cloned();
-                        return last.map(|last| (last, None));
-                    }
+            match l.rx.recv().await {
+                Ok(outcome) => {
+                    l.received = true;
+                    Some((outcome, Some(l)))
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(
+                        skipped = n,
+                        "a subscriber fell behind; ending its subscription"
+                    );
+                    Some((Arc::new(Outcome::fell_behind(n)), None))
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    let last = l.source.ended_with.get().filter(|_| !l.received).cloned();
+                    last.map(|last| (last, None))
                 }
             }
         })
@@ -364,6 +387,30 @@ mod tests {
             futures::stream::pending().boxed()
         });
         assert_eq!(restarted.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_socket_that_falls_behind_is_told_so_instead_of_missing_events_unseen() {
+        let hub = Hub::new(Arc::new(Metrics::new()));
+        let (tx, rx) = mpsc::unbounded_channel::<Response>();
+        let mut slow = hub.join(key("q"), move || UnboundedReceiverStream::new(rx).boxed());
+        let mut keeping_up = hub.join(key("q"), || panic!("joins the running one"));
+        for n in 0..=BACKLOG {
+            tx.send(Response::new(Value::from(n))).unwrap();
+            let got = keeping_up.next().await.unwrap();
+            assert_eq!(&*got.json, format!(r#"{{"data":{n}}}"#));
+        }
+
+        let ended = slow.next().await.unwrap();
+        let errors: serde_json::Value =
+            serde_json::from_str(ended.request_errors.as_deref().expect("a request error"))
+                .unwrap();
+        assert_eq!(errors[0]["extensions"]["code"], "FELL_BEHIND", "{errors}");
+        assert!(slow.next().await.is_none(), "the subscription has ended");
+
+        tx.send(Response::new(Value::from("next"))).unwrap();
+        let got = keeping_up.next().await.unwrap();
+        assert_eq!(&*got.json, r#"{"data":"next"}"#, "the others go on");
     }
 
     fn key_of(principal: &Principal, query: &str, variables: serde_json::Value) -> Option<Key> {
