@@ -98,7 +98,8 @@ pub(crate) struct Key {
     partner: Option<PartnerId>,
     query: String,
     operation: Option<String>,
-    /// The variables as JSON, as sent.
+    /// The variables as JSON, keys sorted: the same values in another order
+    /// are the same subscription.
     variables: String,
 }
 
@@ -107,7 +108,8 @@ impl Key {
     /// resumes from a cursor, or its root is not plain fields).
     pub fn of(principal: &Principal, request: &mut async_graphql::Request) -> Option<Self> {
         use async_graphql::parser::types::{DocumentOperations, Selection};
-        let variables = serde_json::to_string(&request.variables).ok()?;
+        // Through `serde_json::Value`, whose maps are sorted.
+        let variables = serde_json::to_value(&request.variables).ok()?.to_string();
         let operation = request.operation_name.clone();
         let given = request.variables.clone();
         let doc = request.parsed_query().ok()?;
@@ -447,6 +449,17 @@ mod tests {
             )
             .unwrap(),
             "other variables, another subscription"
+        );
+
+        let in_order = |json: &str| {
+            let mut request = async_graphql::Request::new(Q)
+                .variables(serde_json::from_str(json).expect("variables"));
+            Key::of(&agent, &mut request).expect("shared")
+        };
+        assert_eq!(
+            in_order(r#"{"partnerId":"TP-1","filter":{"a":1,"b":2}}"#),
+            in_order(r#"{"filter":{"b":2,"a":1},"partnerId":"TP-1"}"#),
+            "the same variables in another order"
         );
 
         let resumed = serde_json::json!({ "after": "17" });
