@@ -1,6 +1,7 @@
 // The partner portal in headless Chromium, against a gateway and simulators that
 // tests/browser.rs starts (GRIDCASE_URL, CORE_CASE_URL, PARTNER_TOKEN, AGENT_TOKEN).
-// Saves docs/portal.png, the screenshot the README shows.
+// Saves a screenshot to target/portal.png, or to GRIDCASE_SCREENSHOT when set
+// (GRIDCASE_SCREENSHOT=docs/portal.png refreshes the one the README shows).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
@@ -113,7 +114,7 @@ test('a partner sees its own open issues and follows a case live in the portal',
     assert.ok((await download.path()) !== null);
 
     await page.evaluate(() => window.scrollTo(0, 0));
-    await page.screenshot({ path: 'docs/portal.png' });
+    await page.screenshot({ path: process.env.GRIDCASE_SCREENSHOT || 'target/portal.png' });
 
     // Usable on a phone: nothing wider than the screen.
     await page.setViewportSize({ width: 375, height: 740 });
