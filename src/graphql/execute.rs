@@ -59,7 +59,7 @@ impl Executor {
     pub async fn execute(&self, principal: Principal, request: Request) -> Response {
         let p = match self.prepare(principal, request).await {
             Ok(p) => p,
-            Err(e) => return Response::from_errors(vec![e]),
+            Err(e) => return coded(Response::from_errors(vec![e])),
         };
         let response = p
             .dispatch
@@ -82,7 +82,9 @@ impl Executor {
             Box::pin(async move { this.prepare(principal, request).await.map(|p| (this, p)) });
         futures::stream::once(prepared)
             .flat_map(|prepared| match prepared {
-                Err(e) => futures::stream::once(async { Response::from_errors(vec![e]) }).boxed(),
+                Err(e) => {
+                    futures::stream::once(async { coded(Response::from_errors(vec![e])) }).boxed()
+                }
                 Ok((this, p)) => this.run_stream(p),
             })
             .boxed()
@@ -102,7 +104,7 @@ impl Executor {
             let mut p = match this.prepare(principal, request).await {
                 Ok(p) => p,
                 Err(e) => {
-                    let outcome = Arc::new(Outcome::new(&Response::from_errors(vec![e])));
+                    let outcome = Arc::new(Outcome::new(&coded(Response::from_errors(vec![e]))));
                     return futures::stream::once(async { outcome }).boxed();
                 }
             };
@@ -190,12 +192,24 @@ fn selected(request: &mut Request) -> (Option<String>, bool) {
     (name, subscription)
 }
 
-/// Give async-graphql's own refusals of a request (over the complexity bound,
-/// nested too deep, too many directives) the code of the bound they crossed.
+/// Every error leaves with a code, whatever the transport: async-graphql's own
+/// refusals of a request get the code of the bound they crossed (over the
+/// complexity bound, nested too deep, too many directives), and its other
+/// errors (unparsable documents, unknown fields, arguments of the wrong type)
+/// `BAD_USER_INPUT`. Errors the gateway raises carry theirs already.
 fn coded(mut response: Response) -> Response {
     for e in &mut response.errors {
         if e.path.is_empty() {
             *e = limits::coded(std::mem::replace(e, ServerError::new("", None)));
+        }
+        let has_code = e
+            .extensions
+            .as_ref()
+            .is_some_and(|x| x.get("code").is_some());
+        if !has_code {
+            e.extensions
+                .get_or_insert_with(Default::default)
+                .set("code", super::errors::code::BAD_USER_INPUT);
         }
     }
     response

@@ -1,7 +1,7 @@
 //! GraphQL over HTTP: POST and GET, `application/graphql-response+json` or
 //! `application/json`, GraphiQL for browsers.
 
-use async_graphql::{ErrorExtensionValues, Value};
+use async_graphql::Value;
 use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::GraphQLRequest;
 use axum::extract::State;
@@ -78,7 +78,7 @@ async fn execute(
     if via_get {
         request = request.data(crate::graphql::ViaGet);
     }
-    let mut response = state.schema.execute(principal, request).await;
+    let response = state.schema.execute(principal, request).await;
     // Errors without a path are about the request itself (unparsable, invalid);
     // a failing upstream under a non-null root field is not the client's fault.
     let request_error = response.data == Value::Null
@@ -95,20 +95,6 @@ async fn execute(
                     |c| matches!(c, Value::String(c) if crate::graphql::limits::is_limit_code(c)),
                 )
         });
-    for err in &mut response.errors {
-        let has_code = err
-            .extensions
-            .as_ref()
-            .is_some_and(|e| e.get("code").is_some());
-        if !has_code {
-            // Errors async-graphql raises itself: unparsable documents, unknown
-            // fields, arguments of the wrong type, limits exceeded.
-            let ext = err
-                .extensions
-                .get_or_insert_with(ErrorExtensionValues::default);
-            ext.set("code", code::BAD_USER_INPUT);
-        }
-    }
     let wants_graphql_response = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())

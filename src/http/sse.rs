@@ -15,7 +15,7 @@
 
 use std::convert::Infallible;
 
-use async_graphql::{ErrorExtensionValues, Value};
+use async_graphql::Value;
 use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::GraphQLRequest;
 use axum::extract::State;
@@ -128,20 +128,7 @@ pub(crate) async fn stream(
 }
 
 /// One execution result as a `next` event, with the stream cursor as its id.
-fn next_event(mut response: async_graphql::Response) -> Event {
-    for err in &mut response.errors {
-        let has_code = err
-            .extensions
-            .as_ref()
-            .is_some_and(|e| e.get("code").is_some());
-        if !has_code {
-            // Errors async-graphql raises itself: unparsable documents, unknown
-            // fields, arguments of the wrong type, limits exceeded.
-            err.extensions
-                .get_or_insert_with(ErrorExtensionValues::default)
-                .set("code", code::BAD_USER_INPUT);
-        }
-    }
+fn next_event(response: async_graphql::Response) -> Event {
     let cursor = cursor_of(&response.data);
     let data = serde_json::to_string(&response).unwrap_or_else(|e| {
         tracing::error!(error = %e, "could not serialise a GraphQL response");

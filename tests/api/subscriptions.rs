@@ -166,6 +166,25 @@ async fn subscriptions_need_a_valid_token_and_partners_cannot_ask_for_others() {
 }
 
 #[tokio::test]
+async fn a_subscription_the_schema_refuses_gets_an_error_with_a_code_as_over_http() {
+    let app = spawn_app().await;
+    let mut ws = connect(&app, &partner("TP-0001")).await.expect("accepted");
+    for query in [
+        "subscription { caseMilestones { noSuchField } }",
+        "subscription { caseMilestones(after: 7) { caseId } }",
+        "subscription { caseMilestones { caseId }",
+    ] {
+        subscribe(&mut ws, query, json!({})).await;
+        let answer = next_json(&mut ws).await.expect("an answer");
+        assert_eq!(answer["type"], "error", "{query}: {answer}");
+        assert_eq!(
+            answer["payload"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{query}: {answer}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn with_redis_a_subscriber_on_one_replica_sees_milestones_published_on_another() {
     let redis = test_redis();
     let shared = [
