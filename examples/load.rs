@@ -6,7 +6,7 @@
 //! ```text
 //! cargo run --release --example load -- --query dashboard --clients 32 --seconds 10 \
 //!     [--latency-ms 20] [--cache off|memory|redis] [--url URL --token T [--pid PID]] \
-//!     [--subscribers N [--milestones M]]
+//!     [--subscribers N [--milestones M] [--transport ws|sse]]
 //! ```
 //!
 //! Without `--url` it starts both simulators and a gateway itself, each in a child
@@ -87,9 +87,13 @@ struct Args {
     /// Core Case simulator of the `--url` gateway (also where milestones are made).
     #[arg(long)]
     cc_url: Option<String>,
-    /// Instead of HTTP clients: this many `caseMilestones` WebSocket subscribers.
+    /// Instead of HTTP clients: this many `caseMilestones` subscribers.
     #[arg(long, default_value_t = 0)]
     subscribers: usize,
+    /// How subscribers subscribe: `ws` (graphql-transport-ws on `/graphql/ws`)
+    /// or `sse` (GraphQL over SSE on `/graphql/stream`, as the portal does).
+    #[arg(long, default_value = "ws")]
+    transport: String,
     /// Milestones published (one after the other) to the subscribers.
     #[arg(long, default_value_t = 5)]
     milestones: usize,
@@ -647,6 +651,91 @@ async fn subscribe_one(ws_url: &str, token: &str) -> anyhow::Result<Ws> {
     Ok(ws)
 }
 
+/// A `caseMilestones` subscription over GraphQL over SSE; the response body's
+/// events (their data is the GraphQL response).
+async fn stream_one(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+) -> anyhow::Result<futures::stream::BoxStream<'static, anyhow::Result<String>>> {
+    use eventsource_stream::Eventsource;
+    let resp = http
+        .post(url)
+        .bearer_auth(token)
+        .header("accept", "text/event-stream")
+        .json(&json!({ "query": MILESTONES }))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        resp.status().is_success(),
+        "stream refused: {}",
+        resp.status()
+    );
+    Ok(resp
+        .bytes_stream()
+        .eventsource()
+        .filter_map(|e| async move {
+            match e {
+                Ok(e) if e.event == "next" => Some(Ok(e.data)),
+                Ok(_) => None,
+                Err(e) => Some(Err(anyhow!("{e}"))),
+            }
+        })
+        .boxed())
+}
+
+/// One subscriber: the GraphQL responses it receives, as text.
+enum Subscriber {
+    Ws(Box<Ws>),
+    Sse(futures::stream::BoxStream<'static, anyhow::Result<String>>),
+}
+
+/// What a subscriber got next.
+enum Received {
+    /// A graphql-transport-ws message, or an SSE `next` event's data.
+    Text(String),
+    /// The server closed (the WebSocket close code, or how the stream ended).
+    Closed(String),
+}
+
+impl Subscriber {
+    async fn next(&mut self) -> Received {
+        match self {
+            Subscriber::Ws(ws) => loop {
+                match ws.next().await {
+                    Some(Ok(Message::Text(t))) => return Received::Text(t.to_string()),
+                    Some(Ok(Message::Close(frame))) => {
+                        let code = frame.map(|f| u16::from(f.code).to_string());
+                        return Received::Closed(code.unwrap_or_else(|| "none".into()));
+                    }
+                    Some(Ok(_)) => continue,
+                    _ => return Received::Closed("reset".into()),
+                }
+            },
+            Subscriber::Sse(events) => match events.next().await {
+                Some(Ok(data)) => Received::Text(data),
+                Some(Err(_)) => Received::Closed("reset".into()),
+                None => Received::Closed("stream ended".into()),
+            },
+        }
+    }
+
+    /// The milestone in a received text, if it is one.
+    fn parse<'a>(&self, text: &'a str) -> Option<NextEvent<'a>> {
+        let data = match self {
+            Subscriber::Ws(_) => serde_json::from_str::<Next>(text).ok()?.payload,
+            Subscriber::Sse(_) => serde_json::from_str::<NextPayload>(text).ok()?,
+        };
+        Some(data.data.case_milestones)
+    }
+
+    async fn close(self) {
+        if let Subscriber::Ws(mut ws) = self {
+            let _ = Ws::close(&mut ws, None).await;
+        }
+    }
+}
+
 async fn subscribers(args: &Args, t: &Target, http: &reqwest::Client) -> anyhow::Result<()> {
     let n = args.subscribers;
     let cc =
@@ -690,6 +779,17 @@ async fn subscribers(args: &Args, t: &Target, http: &reqwest::Client) -> anyhow:
     let pid = t.pid;
     let rss_before = pid.and_then(|p| status_bytes(p, "VmRSS:"));
     let ws_url = format!("{}/graphql/ws", t.base.replace("http://", "ws://"));
+    let sse_url = format!("{}/graphql/stream", t.base);
+    let sse = match args.transport.as_str() {
+        "ws" => false,
+        "sse" => true,
+        other => bail!("--transport is ws or sse, not {other}"),
+    };
+    // One connection per stream, as browsers make them.
+    let streams = reqwest::Client::builder()
+        .http1_only()
+        .pool_max_idle_per_host(0)
+        .build()?;
     let deliveries = Arc::new(Deliveries::new(&cases));
     let warm = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
@@ -699,7 +799,8 @@ async fn subscribers(args: &Args, t: &Target, http: &reqwest::Client) -> anyhow:
     let mut sockets = Vec::with_capacity(n);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     for _ in 0..n {
-        let (ws_url, token) = (ws_url.clone(), t.token.clone());
+        let (ws_url, sse_url, token) = (ws_url.clone(), sse_url.clone(), t.token.clone());
+        let streams = streams.clone();
         let (deliveries, warm, failed, closed, handshakes) = (
             deliveries.clone(),
             warm.clone(),
@@ -709,12 +810,23 @@ async fn subscribers(args: &Args, t: &Target, http: &reqwest::Client) -> anyhow:
         );
         let mut stop = stop_rx.clone();
         sockets.push(tokio::spawn(async move {
-            let ws = {
+            let subscriber = {
                 let _permit = handshakes.acquire().await;
-                tokio::time::timeout(Duration::from_secs(60), subscribe_one(&ws_url, &token)).await
+                let open = async {
+                    if sse {
+                        stream_one(&streams, &sse_url, &token)
+                            .await
+                            .map(Subscriber::Sse)
+                    } else {
+                        subscribe_one(&ws_url, &token)
+                            .await
+                            .map(|ws| Subscriber::Ws(Box::new(ws)))
+                    }
+                };
+                tokio::time::timeout(Duration::from_secs(60), open).await
             };
-            let mut ws = match ws {
-                Ok(Ok(ws)) => ws,
+            let mut subscriber = match subscriber {
+                Ok(Ok(s)) => s,
                 _ => {
                     failed.fetch_add(1, Ordering::Relaxed);
                     return vec![];
@@ -725,32 +837,21 @@ async fn subscribers(args: &Args, t: &Target, http: &reqwest::Client) -> anyhow:
             let stopped = stop.changed();
             tokio::pin!(stopped);
             loop {
-                let msg = tokio::select! {
+                let received = tokio::select! {
                     _ = &mut stopped => break,
-                    msg = ws.next() => msg,
+                    r = subscriber.next() => r,
                 };
-                let text = match msg {
-                    Some(Ok(Message::Text(t))) => t,
-                    Some(Ok(Message::Close(frame))) => {
-                        let code = frame.map(|f| u16::from(f.code).to_string());
-                        *closed
-                            .lock()
-                            .unwrap()
-                            .entry(code.unwrap_or_else(|| "none".into()))
-                            .or_default() += 1;
-                        return got;
-                    }
-                    Some(Ok(_)) => continue,
-                    _ => {
-                        *closed.lock().unwrap().entry("reset".into()).or_default() += 1;
+                let text = match received {
+                    Received::Text(t) => t,
+                    Received::Closed(how) => {
+                        *closed.lock().unwrap().entry(how).or_default() += 1;
                         return got;
                     }
                 };
                 let received = chrono::Utc::now();
-                let Ok(next) = serde_json::from_str::<Next>(&text) else {
+                let Some(event) = subscriber.parse(&text) else {
                     continue;
                 };
-                let event = next.payload.data.case_milestones;
                 let Some(&case) = deliveries.index.get(event.case_id) else {
                     continue;
                 };
@@ -768,7 +869,7 @@ async fn subscribers(args: &Args, t: &Target, http: &reqwest::Client) -> anyhow:
                 deliveries.counts[case].fetch_add(1, Ordering::Relaxed);
                 got.push((case, ms));
             }
-            let _ = ws.close(None).await;
+            subscriber.close().await;
             got
         }));
     }
@@ -861,7 +962,8 @@ async fn subscribers(args: &Args, t: &Target, http: &reqwest::Client) -> anyhow:
         _ => "n/a".into(),
     };
     println!(
-        "{n} caseMilestones subscribers ({} failed to connect), subscribed in {:.1} s",
+        "{n} caseMilestones subscribers over {} ({} failed to connect), subscribed in {:.1} s",
+        if sse { "SSE" } else { "WebSocket" },
         failed.load(Ordering::Relaxed),
         connected_in.as_secs_f64()
     );

@@ -40,6 +40,11 @@ pub(crate) struct Outcome {
     /// For an error about the request itself (no data, no error with a path):
     /// the errors, as a JSON array. The subscription ends with it.
     pub request_errors: Option<Box<str>>,
+    /// The `cursor` of the root field's object, when the operation selected it
+    /// (the SSE event id).
+    pub cursor: Option<Box<str>>,
+    /// The subscription fell behind and was ended ([`Outcome::fell_behind`]).
+    pub behind: bool,
 }
 
 impl Outcome {
@@ -56,8 +61,24 @@ impl Outcome {
         Self {
             json: json.into_boxed_str(),
             request_errors,
+            cursor: cursor_of(&response.data),
+            behind: false,
         }
     }
+}
+
+/// The `cursor` of the root field's object, when the operation selected it.
+fn cursor_of(data: &Value) -> Option<Box<str>> {
+    let Value::Object(root) = data else {
+        return None;
+    };
+    root.values().find_map(|field| match field {
+        Value::Object(o) => match o.get("cursor") {
+            Some(Value::String(c)) => Some(c.as_str().into()),
+            _ => None,
+        },
+        _ => None,
+    })
 }
 
 impl Outcome {
@@ -76,6 +97,8 @@ impl Outcome {
                 .to_string()
                 .into_boxed_str(),
             request_errors: Some(errors.to_string().into_boxed_str()),
+            cursor: None,
+            behind: true,
         }
     }
 }
@@ -216,7 +239,15 @@ impl Hub {
         }
         let (tx, rx) = broadcast::channel(BACKLOG);
         let ended_with = Arc::new(OnceLock::new());
-        let pump = tokio::spawn(pump(start(), tx.clone(), ended_with.clone()));
+        // Polled once before the caller answers its client, as an execution of
+        // its own would be: the subscription is then listening (with the
+        // in-process bus), so nothing published from now on is missed. The
+        // pump polls it from then on, with its own waker.
+        let mut results = start();
+        let first = results.poll_next_unpin(&mut std::task::Context::from_waker(
+            futures::task::noop_waker_ref(),
+        ));
+        let pump = tokio::spawn(pump(results, first, tx.clone(), ended_with.clone()));
         let source = Arc::new(Source {
             tx: tx.downgrade(),
             ended_with,
@@ -271,11 +302,23 @@ impl Hub {
 /// Run one execution, handing every result to the source's sockets.
 async fn pump(
     mut results: BoxStream<'static, Response>,
+    first: std::task::Poll<Option<Response>>,
     tx: broadcast::Sender<Arc<Outcome>>,
     ended_with: Arc<OnceLock<Arc<Outcome>>>,
 ) {
     let mut last = None;
-    while let Some(response) = results.next().await {
+    let mut first = match first {
+        std::task::Poll::Ready(r) => Some(r),
+        std::task::Poll::Pending => None,
+    };
+    loop {
+        let next = match first.take() {
+            Some(r) => r,
+            None => results.next().await,
+        };
+        let Some(response) = next else {
+            break;
+        };
         let failed = response.data == Value::Null && !response.errors.is_empty();
         let outcome = Arc::new(Outcome::new(&response));
         last = failed.then(|| outcome.clone());
@@ -389,6 +432,22 @@ mod tests {
             futures::stream::pending().boxed()
         });
         assert_eq!(restarted.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn a_new_execution_is_listening_before_its_first_socket_is_answered() {
+        let hub = Hub::new(Arc::new(Metrics::new()));
+        let polled = Arc::new(AtomicUsize::new(0));
+        let counted = polled.clone();
+        let _socket = hub.join(key("q"), move || {
+            futures::stream::poll_fn(move |_| {
+                counted.fetch_add(1, Ordering::Relaxed);
+                std::task::Poll::<Option<Response>>::Pending
+            })
+            .boxed()
+        });
+        // No task has run yet: the caller may answer its client now.
+        assert_eq!(polled.load(Ordering::Relaxed), 1);
     }
 
     #[tokio::test]

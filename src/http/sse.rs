@@ -7,6 +7,8 @@
 //! The bearer token and the policy checks are the same as for every other path.
 //! A `caseMilestones` event that selects `cursor` carries it as the SSE `id`, so a
 //! client that reconnects with `Last-Event-ID` is replayed what it missed.
+//! Streams (and WebSockets) asking the same subscription of the same audience
+//! share one execution (`graphql::shared`); one that resumes runs alone.
 //!
 //! Bounds: a keep-alive comment after `stream.keepalive_ms` without events, at most
 //! `stream.buffer` events held for a client that does not read (then its stream is
@@ -14,8 +16,8 @@
 //! stream (closed without `complete`, so clients reconnect and resume).
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
-use async_graphql::Value;
 use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::GraphQLRequest;
 use axum::extract::State;
@@ -27,6 +29,7 @@ use tokio::sync::mpsc;
 
 use super::{AppState, Authenticated};
 use crate::graphql::errors::code;
+use crate::graphql::shared::Outcome;
 use crate::graphql::ResumeAfter;
 
 /// Longest `Last-Event-ID` accepted (cursors are far shorter).
@@ -60,18 +63,26 @@ pub(crate) async fn stream(
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty());
-    if let Some(id) = last_event_id {
-        if id.len() > MAX_LAST_EVENT_ID {
+    // A stream that resumes replays its own history; a fresh one joins the
+    // streams and sockets asking the same (`graphql::shared`).
+    let mut results = match last_event_id {
+        Some(id) if id.len() > MAX_LAST_EVENT_ID => {
             return super::error_response(
                 StatusCode::BAD_REQUEST,
                 code::BAD_USER_INPUT,
                 "Last-Event-ID is not a cursor of this stream",
             );
         }
-        request = request.data(ResumeAfter(id.to_owned()));
-    }
-
-    let mut results = state.schema.execute_stream(principal, request);
+        Some(id) => {
+            request = request.data(ResumeAfter(id.to_owned()));
+            state
+                .schema
+                .execute_stream(principal, request)
+                .map(|r| Arc::new(Outcome::new(&r)))
+                .boxed()
+        }
+        None => state.schema.execute_shared(principal, request),
+    };
     // Drive the operation until it waits for news before answering: once the
     // response starts, a subscription is listening and misses nothing published
     // afterwards.
@@ -96,11 +107,16 @@ pub(crate) async fn stream(
                     () = tx.closed() => break "client",
                 },
             };
-            let Some(response) = next else {
+            let Some(outcome) = next else {
                 let _ = tx.try_send(Ok(Event::default().event("complete").data("")));
                 break "complete";
             };
-            match tx.try_send(Ok(next_event(response))) {
+            // Ended without `complete`, so the client reconnects and resumes
+            // from its last event id.
+            if outcome.behind {
+                break "behind";
+            }
+            match tx.try_send(Ok(next_event(&outcome))) {
                 Ok(()) => {}
                 // A client that stopped reading: close rather than hold an
                 // unbounded backlog; it resumes from its last event id.
@@ -128,35 +144,12 @@ pub(crate) async fn stream(
 }
 
 /// One execution result as a `next` event, with the stream cursor as its id.
-fn next_event(response: async_graphql::Response) -> Event {
-    let cursor = cursor_of(&response.data);
-    let data = serde_json::to_string(&response).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "could not serialise a GraphQL response");
-        crate::graphql::shared::UNSERIALISABLE.to_owned()
-    });
-    let event = Event::default().event("next").data(data);
-    match cursor {
-        Some(c) => event.id(c),
-        None => event,
+fn next_event(outcome: &Outcome) -> Event {
+    let event = Event::default().event("next").data(&*outcome.json);
+    match outcome.cursor.as_deref() {
+        Some(c) if c.len() <= MAX_LAST_EVENT_ID && !c.contains(['\r', '\n', '\0']) => event.id(c),
+        _ => event,
     }
-}
-
-/// The `cursor` of the root field's object, when the operation selected it.
-fn cursor_of(data: &Value) -> Option<String> {
-    let Value::Object(root) = data else {
-        return None;
-    };
-    root.values().find_map(|field| match field {
-        Value::Object(o) => match o.get("cursor") {
-            Some(Value::String(c))
-                if c.len() <= MAX_LAST_EVENT_ID && !c.contains(['\r', '\n', '\0']) =>
-            {
-                Some(c.clone())
-            }
-            _ => None,
-        },
-        _ => None,
-    })
 }
 
 /// Whether a document holds a mutation.

@@ -240,3 +240,41 @@ async fn an_idle_stream_gets_keep_alive_comments_and_ends_at_its_lifetime() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn fresh_streams_asking_the_same_share_one_execution_and_a_resumed_one_runs_alone() {
+    let app = spawn_app().await;
+    let own = received_case_of(&app, "TP-0001").await;
+    let token = partner("TP-0001");
+    let mut a = events(&app, &token, MILESTONES, json!({}), None).await;
+    let mut b = events(&app, &token, MILESTONES, json!({}), None).await;
+    // Both listen once their responses have started, on one execution.
+    assert_eq!(app.metric("gridcase_subscriptions_active", "").await, 1.0);
+    assert_eq!(app.metric("gridcase_subscription_listeners", "").await, 2.0);
+
+    move_case(&app, &own, "in_progress").await;
+    let (first_a, first_b) = (next(&mut a).await.unwrap(), next(&mut b).await.unwrap());
+    assert_eq!(payload(&first_a)["data"]["caseMilestones"]["caseId"], own);
+    assert_eq!(first_a.data, first_b.data);
+    assert_eq!(first_a.id, first_b.id, "each carries its cursor as its id");
+
+    // A stream that resumes replays its own history: an execution of its own.
+    let mut resumed = events(&app, &token, MILESTONES, json!({}), Some(&first_a.id)).await;
+    assert_eq!(app.metric("gridcase_subscriptions_active", "").await, 2.0);
+    move_case(&app, &own, "waiting_on_partner").await;
+    for stream in [&mut a, &mut b, &mut resumed] {
+        let event = next(stream).await.expect("the next milestone");
+        assert_eq!(
+            payload(&event)["data"]["caseMilestones"]["milestone"],
+            "AWAITING_DOCUMENTS"
+        );
+    }
+
+    drop((a, b, resumed));
+    eventually("the executions end with their streams", || async {
+        (app.metric("gridcase_subscriptions_active", "").await == 0.0
+            && app.metric("gridcase_subscription_listeners", "").await == 0.0)
+            .then_some(())
+    })
+    .await;
+}
