@@ -113,12 +113,13 @@ pub(crate) async fn websocket(
     })
 }
 
-/// Why the session ended on the server's initiative.
+/// Why the session ended on the server's initiative: the close code and
+/// reason, and whether what is queued goes out first (otherwise it is dropped).
 #[derive(Debug)]
-struct Closing(u16, String);
+struct Closing(u16, String, bool);
 
 fn closing(code: u16, reason: impl Into<String>) -> Closing {
-    Closing(code, reason.into())
+    Closing(code, reason.into(), false)
 }
 
 struct Session {
@@ -142,11 +143,14 @@ impl Session {
             Ok(None) => Ok(()),
             Err(c) => Err(c),
         };
-        let frame = outcome.err().map(|Closing(code, reason)| CloseFrame {
-            code,
-            reason: reason.into(),
+        let closing = outcome.err().map(|Closing(code, reason, after_queued)| {
+            let frame = CloseFrame {
+                code,
+                reason: reason.into(),
+            };
+            (frame, after_queued)
         });
-        self.socket.end(frame).await;
+        self.socket.end(closing).await;
     }
 
     fn send(&mut self, value: serde_json::Value) -> Result<(), Closing> {
@@ -198,7 +202,8 @@ impl Session {
                                 let _ = self
                                     .send(json!({ "type": "connection_error", "payload": { "message": message } }));
                             }
-                            Err(closing(close::FORBIDDEN, "Forbidden"))
+                            // After the connection_error: the client is told why.
+                            Err(Closing(close::FORBIDDEN, "Forbidden".into(), true))
                         }
                     };
                 }
@@ -377,6 +382,8 @@ struct Socket<S> {
     stalled: bool,
     /// The socket failed, or its client stopped taking anything: it is done.
     broken: bool,
+    /// The client sent its close frame: nothing more can be sent but the reply.
+    closed_by_client: bool,
 }
 
 impl<S, E> Socket<S>
@@ -391,6 +398,7 @@ where
             stall: None,
             stalled: false,
             broken: false,
+            closed_by_client: false,
         }
     }
 
@@ -485,7 +493,10 @@ where
                 return Poll::Ready(None);
             }
             match self.inner.poll_next_unpin(cx) {
-                Poll::Ready(Some(Ok(msg))) => Poll::Ready(Some(msg)),
+                Poll::Ready(Some(Ok(msg))) => {
+                    self.closed_by_client |= matches!(msg, Message::Close(_));
+                    Poll::Ready(Some(msg))
+                }
                 Poll::Ready(None | Some(Err(_))) => Poll::Ready(None),
                 Poll::Pending => Poll::Pending,
             }
@@ -493,16 +504,26 @@ where
         .await
     }
 
-    /// Done with the socket. With a close frame (the server's initiative)
-    /// what is still queued is dropped and the frame sent; without, what is
-    /// queued is written (and a close reply the client is owed flushed).
-    async fn end(mut self, frame: Option<CloseFrame>) {
+    /// Done with the socket. With a close frame (the server's initiative) what
+    /// is still queued is dropped, or written first when asked, and the frame
+    /// sent. Without, what is queued is written; after the client's own close
+    /// frame nothing more can be, and only the reply it is owed is flushed.
+    async fn end(mut self, closing: Option<(CloseFrame, bool)>) {
         if self.broken {
             return;
         }
-        match frame {
-            Some(frame) => {
+        if self.closed_by_client {
+            self.queue.clear();
+        }
+        match closing {
+            Some((frame, after_queued)) => {
+                if after_queued {
+                    let _ = std::future::poll_fn(|cx| self.poll_write(cx)).await;
+                }
                 self.queue.clear();
+                if self.broken {
+                    return;
+                }
                 let _ = tokio::time::timeout(
                     SEND_TIMEOUT,
                     self.inner.send(Message::Close(Some(frame))),
@@ -610,27 +631,41 @@ mod tests {
 
     use super::*;
 
-    /// A client: records what it reads, or reads nothing at all; sends nothing.
+    /// A client: records what it reads, or reads nothing at all (and wakes the
+    /// writer once it reads again, as a socket turning writable does); sends
+    /// nothing.
     #[derive(Clone, Default)]
     struct Client {
         stuck: Arc<std::sync::atomic::AtomicBool>,
+        writer: Arc<Mutex<Option<std::task::Waker>>>,
         read: Arc<Mutex<Vec<Message>>>,
+        got: Arc<tokio::sync::Notify>,
+        /// Sends its close frame; from then on only a flush (of the reply) works.
+        closing: Arc<std::sync::atomic::AtomicBool>,
+        flushes: Arc<std::sync::atomic::AtomicUsize>,
     }
 
     impl Sink<Message> for Client {
-        type Error = std::convert::Infallible;
-        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        type Error = &'static str;
+        fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
             if self.stuck.load(std::sync::atomic::Ordering::Relaxed) {
+                *self.writer.lock().unwrap() = Some(cx.waker().clone());
                 Poll::Pending
             } else {
                 Poll::Ready(Ok(()))
             }
         }
         fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
+            if self.closing.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err("send after closing");
+            }
             self.read.lock().unwrap().push(item);
+            self.got.notify_one();
             Ok(())
         }
         fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            self.flushes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.poll_ready(cx)
         }
         fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
@@ -639,8 +674,12 @@ mod tests {
     }
 
     impl Stream for Client {
-        type Item = Result<Message, std::convert::Infallible>;
+        type Item = Result<Message, &'static str>;
         fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            use std::sync::atomic::Ordering;
+            if self.closing.load(Ordering::Relaxed) && self.flushes.load(Ordering::Relaxed) == 0 {
+                return Poll::Ready(Some(Ok(Message::Close(None))));
+            }
             Poll::Pending
         }
     }
@@ -654,6 +693,9 @@ mod tests {
         fn set_stuck(&self, stuck: bool) {
             self.stuck
                 .store(stuck, std::sync::atomic::Ordering::Relaxed);
+            if let Some(writer) = self.writer.lock().unwrap().take() {
+                writer.wake();
+            }
         }
         fn texts(&self) -> Vec<String> {
             let read = self.read.lock().unwrap();
@@ -703,10 +745,13 @@ mod tests {
         }
         socket.push("dropped".into()).unwrap();
         socket
-            .end(Some(CloseFrame {
-                code: close::GOING_AWAY,
-                reason: "Going away".into(),
-            }))
+            .end(Some((
+                CloseFrame {
+                    code: close::GOING_AWAY,
+                    reason: "Going away".into(),
+                },
+                false,
+            )))
             .await;
         let expected: Vec<String> = (0..SEND_QUEUE * 2).map(|n| n.to_string()).collect();
         assert_eq!(
@@ -761,11 +806,91 @@ mod tests {
         client.set_stuck(true);
         socket.push("two".into()).unwrap();
         wait_once(&mut socket).await;
+        let stalled = tokio::time::Instant::now();
         tokio::time::advance(SEND_TIMEOUT / 2).await;
         wait_once(&mut socket).await;
+        // And this stall runs its whole course.
+        assert!(socket.recv().await.is_none(), "the client is gone");
+        assert_eq!(stalled.elapsed(), SEND_TIMEOUT);
+        assert_eq!(client.texts(), ["one"]);
+    }
+
+    #[tokio::test]
+    async fn a_session_waiting_on_its_client_writes_as_soon_as_the_client_reads_again() {
+        let client = Client::stuck();
+        let mut socket = Socket::new(client.clone());
+        for n in 0..3 {
+            socket.push(n.to_string()).unwrap();
+        }
+        // The session waits, as it does for its next event or message.
+        let session = tokio::spawn(async move {
+            let _ = socket.recv().await;
+        });
+        let got = client.got.notified();
+        tokio::pin!(got);
+        got.as_mut().enable();
+        while client.writer.lock().unwrap().is_none() {
+            tokio::task::yield_now().await;
+        }
+        assert!(client.texts().is_empty());
+
         client.set_stuck(false);
-        wait_once(&mut socket).await;
-        assert_eq!(client.texts(), ["one", "two"]);
+        let written = async {
+            loop {
+                got.as_mut().await;
+                if client.texts().len() == 3 {
+                    break;
+                }
+                got.set(client.got.notified());
+                got.as_mut().enable();
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), written)
+            .await
+            .expect("the wake reached the session");
+        assert_eq!(client.texts(), ["0", "1", "2"]);
+        session.abort();
+    }
+
+    #[tokio::test]
+    async fn a_client_that_closed_gets_its_close_reply_flushed_though_messages_were_queued() {
+        let client = Client::default();
+        let mut socket = Socket::new(client.clone());
+        client
+            .closing
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(matches!(socket.recv().await, Some(Message::Close(None))));
+        // An event arrived meanwhile: it can no longer be sent.
+        socket.push("late".into()).unwrap();
+        socket.end(None).await;
+        assert!(client.texts().is_empty());
+        assert_eq!(
+            client.flushes.load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "the reply the client is owed is flushed"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_close_that_asks_for_it_goes_out_after_what_is_queued() {
+        let client = Client::default();
+        let mut socket = Socket::new(client.clone());
+        socket.push("connection_error".into()).unwrap();
+        socket
+            .end(Some((
+                CloseFrame {
+                    code: close::FORBIDDEN,
+                    reason: "Forbidden".into(),
+                },
+                true,
+            )))
+            .await;
+        assert_eq!(client.texts(), ["connection_error"]);
+        let read = client.read.lock().unwrap();
+        assert!(
+            matches!(read.last(), Some(Message::Close(Some(f))) if f.code == close::FORBIDDEN),
+            "{read:?}"
+        );
     }
 
     #[tokio::test]

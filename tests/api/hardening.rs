@@ -557,6 +557,48 @@ async fn subscribing_before_authenticating_is_closed_with_4401_and_a_bad_token_w
 }
 
 #[tokio::test]
+async fn a_legacy_client_with_a_bad_token_is_told_why_before_the_4403() {
+    let app = spawn_app().await;
+    let mut request = format!("{}/graphql/ws", app.url.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", "graphql-ws".parse().unwrap());
+    let mut ws = tokio_tungstenite::connect_async(request).await.unwrap().0;
+    ws.send(Message::text(
+        json!({ "type": "connection_init", "payload": { "Authorization": "Bearer nope" } })
+            .to_string(),
+    ))
+    .await
+    .unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .expect("an answer in time");
+    let Some(Ok(Message::Text(text))) = first else {
+        panic!("expected connection_error, got {first:?}");
+    };
+    let error: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(error["type"], "connection_error", "{error}");
+    assert!(error["payload"]["message"].is_string(), "{error}");
+    assert_eq!(close_code(&mut ws).await, 4403);
+}
+
+#[tokio::test]
+async fn a_client_closing_its_socket_gets_the_close_reply_it_is_owed() {
+    let app = spawn_app().await;
+    let mut ws = ws_connect(&app, &partner("TP-0001")).await;
+    ws.send(subscribe_msg("1")).await.unwrap();
+    ws.send(Message::Close(None)).await.unwrap();
+    // The handshake completes: a close frame back, then the end (not a reset).
+    assert_eq!(close_code(&mut ws).await, u16::from(CloseCode::Status));
+    let end = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .expect("the end in time");
+    assert!(end.is_none(), "{end:?}");
+}
+
+#[tokio::test]
 async fn subscriptions_per_socket_are_capped_and_a_reused_id_closes_with_4409() {
     let app = spawn_app_with(&[("GRIDCASE_HTTP__WS_MAX_SUBSCRIPTIONS", "2".into())]).await;
     let mut ws = ws_connect(&app, &partner("TP-0001")).await;
