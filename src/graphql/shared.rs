@@ -55,7 +55,9 @@ impl Outcome {
         });
         let request_errors = is_request_error(response).then(|| {
             serde_json::to_string(&response.errors)
-                .unwrap_or_else(|_| r#"[{"message":"internal error"}]"#.into())
+                .unwrap_or_else(|_| {
+                    r#"[{"message":"internal error","extensions":{"code":"INTERNAL"}}]"#.into()
+                })
                 .into_boxed_str()
         });
         Self {
@@ -186,14 +188,17 @@ struct Source {
     /// The last result when the execution ended with an error: a socket that
     /// joined too late to receive it gets it instead of an empty stream.
     ended_with: Arc<OnceLock<Arc<Outcome>>>,
-    pump: tokio::task::AbortHandle,
+    /// Set once the pump runs (right after the source is listed).
+    pump: OnceLock<tokio::task::AbortHandle>,
     key: Key,
     sources: Weak<Mutex<HashMap<Key, Weak<Source>>>>,
 }
 
 impl Drop for Source {
     fn drop(&mut self) {
-        self.pump.abort();
+        if let Some(pump) = self.pump.get() {
+            pump.abort();
+        }
         if let Some(sources) = self.sources.upgrade() {
             let mut sources = sources.lock().unwrap_or_else(|e| e.into_inner());
             // Its own entry, unless a new source of the key has taken it over.
@@ -239,25 +244,32 @@ impl Hub {
         }
         let (tx, rx) = broadcast::channel(BACKLOG);
         let ended_with = Arc::new(OnceLock::new());
-        // Polled once before the caller answers its client, as an execution of
-        // its own would be: the subscription is then listening (with the
-        // in-process bus), so nothing published from now on is missed. The
-        // pump polls it from then on, with its own waker.
-        let mut results = start();
-        let first = results.poll_next_unpin(&mut std::task::Context::from_waker(
-            futures::task::noop_waker_ref(),
-        ));
-        let pump = tokio::spawn(pump(results, first, tx.clone(), ended_with.clone()));
         let source = Arc::new(Source {
             tx: tx.downgrade(),
-            ended_with,
-            pump: pump.abort_handle(),
+            ended_with: ended_with.clone(),
+            pump: OnceLock::new(),
             key: key.clone(),
             sources: Arc::downgrade(&self.sources),
         });
-        drop(tx);
         sources.insert(key, Arc::downgrade(&source));
         drop(sources);
+        // Polled once before the caller answers its client, as an execution of
+        // its own would be: the subscription is then listening (with the
+        // in-process bus), so nothing published from now on is missed. Sockets
+        // joining meanwhile listen already. The pump polls it from then on,
+        // with its own waker; a panic here ends this execution, not the caller.
+        let mut results = start();
+        let first = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            results.poll_next_unpin(&mut std::task::Context::from_waker(
+                futures::task::noop_waker_ref(),
+            ))
+        }))
+        .unwrap_or_else(|_| {
+            tracing::error!("a subscription failed as it started");
+            std::task::Poll::Ready(None)
+        });
+        let pump = tokio::spawn(pump(results, first, tx, ended_with));
+        let _ = source.pump.set(pump.abort_handle());
         self.listen(rx, source)
     }
 
