@@ -126,7 +126,7 @@ const GAUGES: [(&str, &str); 5] = [
     ),
     (
         "gridcase_subscription_listeners",
-        "WebSocket subscriptions listening to a shared execution (several per execution when they ask the same).",
+        "WebSocket and SSE subscriptions listening to a shared execution (several per execution when they ask the same).",
     ),
 ];
 

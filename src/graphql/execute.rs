@@ -69,30 +69,10 @@ impl Executor {
         coded(response)
     }
 
-    /// Run a subscription (or any operation, as a stream) for `principal`.
-    pub fn execute_stream(
-        &self,
-        principal: Principal,
-        request: Request,
-    ) -> BoxStream<'static, Response> {
-        let this = self.clone();
-        // Boxed: `Once` keeps room for its future inline for as long as the
-        // stream lives, and a subscription lives long (one per socket).
-        let prepared =
-            Box::pin(async move { this.prepare(principal, request).await.map(|p| (this, p)) });
-        futures::stream::once(prepared)
-            .flat_map(|prepared| match prepared {
-                Err(e) => {
-                    futures::stream::once(async { coded(Response::from_errors(vec![e])) }).boxed()
-                }
-                Ok((this, p)) => this.run_stream(p),
-            })
-            .boxed()
-    }
-
-    /// Run a subscription for `principal` as [`execute_stream`](Self::execute_stream)
-    /// does, each result serialised; a subscription other sockets of the same
-    /// audience already hold is joined instead of run again (see [`super::shared`]).
+    /// Run a subscription (or any operation, as a stream) for `principal`, each
+    /// result serialised once; a subscription other sockets and streams of the
+    /// same audience already hold is joined instead of run again (see
+    /// [`super::shared`]).
     pub fn execute_shared(
         &self,
         principal: Principal,

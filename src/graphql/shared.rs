@@ -133,6 +133,11 @@ impl Key {
     /// resumes from a cursor, or its root is not plain fields).
     pub fn of(principal: &Principal, request: &mut async_graphql::Request) -> Option<Self> {
         use async_graphql::parser::types::{DocumentOperations, Selection};
+        // Resuming from `Last-Event-ID` (SSE) replays its own history.
+        let resumes = std::any::TypeId::of::<super::ResumeAfter>();
+        if request.data.contains_key(&resumes) {
+            return None;
+        }
         // Through `serde_json::Value`, whose maps are sorted.
         let variables = serde_json::to_value(&request.variables).ok()?.to_string();
         let operation = request.operation_name.clone();
@@ -532,6 +537,10 @@ mod tests {
             in_order(r#"{"filter":{"b":2,"a":1},"partnerId":"TP-1"}"#),
             "the same variables in another order"
         );
+
+        let mut from_last_event_id =
+            async_graphql::Request::new(Q).data(super::super::ResumeAfter("17".into()));
+        assert!(Key::of(&agent, &mut from_last_event_id).is_none());
 
         let resumed = serde_json::json!({ "after": "17" });
         assert!(key_of(&agent, Q, resumed).is_none());

@@ -16,7 +16,6 @@
 //! stream (closed without `complete`, so clients reconnect and resume).
 
 use std::convert::Infallible;
-use std::sync::Arc;
 
 use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::GraphQLRequest;
@@ -63,26 +62,20 @@ pub(crate) async fn stream(
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty());
-    // A stream that resumes replays its own history; a fresh one joins the
-    // streams and sockets asking the same (`graphql::shared`).
-    let mut results = match last_event_id {
-        Some(id) if id.len() > MAX_LAST_EVENT_ID => {
+    if let Some(id) = last_event_id {
+        if id.len() > MAX_LAST_EVENT_ID {
             return super::error_response(
                 StatusCode::BAD_REQUEST,
                 code::BAD_USER_INPUT,
                 "Last-Event-ID is not a cursor of this stream",
             );
         }
-        Some(id) => {
-            request = request.data(ResumeAfter(id.to_owned()));
-            state
-                .schema
-                .execute_stream(principal, request)
-                .map(|r| Arc::new(Outcome::new(&r)))
-                .boxed()
-        }
-        None => state.schema.execute_shared(principal, request),
-    };
+        request = request.data(ResumeAfter(id.to_owned()));
+    }
+
+    // Joins the streams and sockets asking the same (`graphql::shared`); one
+    // that resumes replays its own history and runs alone.
+    let mut results = state.schema.execute_shared(principal, request);
     // Drive the operation until it waits for news before answering: once the
     // response starts, a subscription is listening and misses nothing published
     // afterwards.
