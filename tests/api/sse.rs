@@ -251,12 +251,26 @@ async fn fresh_streams_asking_the_same_share_one_execution_and_a_resumed_one_run
     // Both listen once their responses have started, on one execution.
     assert_eq!(app.metric("gridcase_subscriptions_active", "").await, 1.0);
     assert_eq!(app.metric("gridcase_subscription_listeners", "").await, 2.0);
+    // A WebSocket asking the same of the same audience joins it too.
+    let mut ws = crate::subscriptions::connect(&app, &token)
+        .await
+        .expect("accepted");
+    crate::subscriptions::subscribe(&mut ws, MILESTONES, json!({})).await;
+    eventually("the socket listens", || async {
+        (app.metric("gridcase_subscription_listeners", "").await == 3.0).then_some(())
+    })
+    .await;
+    assert_eq!(app.metric("gridcase_subscriptions_active", "").await, 1.0);
 
     move_case(&app, &own, "in_progress").await;
     let (first_a, first_b) = (next(&mut a).await.unwrap(), next(&mut b).await.unwrap());
     assert_eq!(payload(&first_a)["data"]["caseMilestones"]["caseId"], own);
     assert_eq!(first_a.data, first_b.data);
     assert_eq!(first_a.id, first_b.id, "each carries its cursor as its id");
+    let on_ws = crate::subscriptions::next_json(&mut ws)
+        .await
+        .expect("an event");
+    assert_eq!(on_ws["payload"], payload(&first_a), "the same response");
 
     // A stream that resumes replays its own history: an execution of its own.
     let mut resumed = events(&app, &token, MILESTONES, json!({}), Some(&first_a.id)).await;
@@ -270,7 +284,7 @@ async fn fresh_streams_asking_the_same_share_one_execution_and_a_resumed_one_run
         );
     }
 
-    drop((a, b, resumed));
+    drop((a, b, resumed, ws));
     eventually("the executions end with their streams", || async {
         (app.metric("gridcase_subscriptions_active", "").await == 0.0
             && app.metric("gridcase_subscription_listeners", "").await == 0.0)
